@@ -1,0 +1,126 @@
+using System.IO.MemoryMappedFiles;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
+namespace OpenQwen2VL.Data.Formats;
+
+/// <summary>One tensor's header entry in a safetensors file. Offsets are absolute in the file.</summary>
+public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Offset, long ByteLength)
+{
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+
+    public static int ElementSize(string dtype) => dtype switch
+    {
+        "F64" or "I64" or "U64" => 8,
+        "F32" or "I32" or "U32" => 4,
+        "F16" or "BF16" or "I16" or "U16" => 2,
+        "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
+        _ => throw new InvalidDataException($"unsupported safetensors dtype {dtype}"),
+    };
+}
+
+/// <summary>
+/// Memory-mapped safetensors reader (8-byte header length, JSON header, raw little-endian data).
+/// Hand-written because the format is tiny and mapping the file lets a multi-GB checkpoint be read
+/// tensor by tensor without a second full copy in managed memory.
+/// </summary>
+public sealed unsafe class SafetensorsFile : IDisposable
+{
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private readonly Dictionary<string, SafetensorsEntry> _entries = new(StringComparer.Ordinal);
+
+    public string Path { get; }
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+    public IReadOnlyCollection<SafetensorsEntry> Entries => _entries.Values;
+    public long FileLength { get; }
+
+    private SafetensorsFile(string path)
+    {
+        Path = path;
+        FileLength = new FileInfo(path).Length;
+        if (FileLength < 8) throw new InvalidDataException($"{path}: too short for safetensors");
+        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        byte* p = null;
+        _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + _view.PointerOffset;
+        long headerLen = *(long*)_base;
+        if (headerLen <= 0 || 8 + headerLen > FileLength) throw new InvalidDataException($"{path}: bad safetensors header length {headerLen}");
+        using var doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(_base + 8, checked((int)headerLen)).ToArray()));
+        long dataStart = 8 + headerLen;
+        var meta = new Dictionary<string, string>();
+        foreach (var prop in doc.RootElement.EnumerateObject())
+        {
+            if (prop.Name == "__metadata__")
+            {
+                foreach (var m in prop.Value.EnumerateObject()) meta[m.Name] = m.Value.GetString() ?? "";
+                continue;
+            }
+            string dtype = prop.Value.GetProperty("dtype").GetString()!;
+            long[] shape = prop.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            var offs = prop.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
+            var entry = new SafetensorsEntry(prop.Name, dtype, shape, dataStart + offs[0], offs[1] - offs[0]);
+            if (entry.ByteLength != entry.ElementCount * SafetensorsEntry.ElementSize(dtype) || entry.Offset + entry.ByteLength > FileLength)
+                throw new InvalidDataException($"{path}: tensor {prop.Name} has inconsistent offsets");
+            _entries[prop.Name] = entry;
+        }
+        Metadata = meta;
+    }
+
+    public static SafetensorsFile Open(string path) => new(path);
+
+    public bool Contains(string name) => _entries.ContainsKey(name);
+
+    public SafetensorsEntry this[string name] =>
+        _entries.TryGetValue(name, out var e) ? e : throw new KeyNotFoundException($"{Path}: no tensor '{name}'");
+
+    /// <summary>Pointer to the tensor's raw bytes inside the mapping (valid while this object lives).</summary>
+    public byte* Pointer(SafetensorsEntry e) => _base + e.Offset;
+
+    /// <summary>Raw bytes as a span; tensors over 2 GiB must use <see cref="Pointer"/>.</summary>
+    public ReadOnlySpan<byte> Bytes(SafetensorsEntry e) => new(_base + e.Offset, checked((int)e.ByteLength));
+
+    /// <summary>Reads a floating tensor (F32, F16, BF16, F64) as float32, row-major.</summary>
+    public float[] ReadFloat32(string name)
+    {
+        var e = this[name];
+        var src = Bytes(e);
+        var dst = new float[e.ElementCount];
+        switch (e.DType)
+        {
+            case "F32": MemoryMarshal.Cast<byte, float>(src).CopyTo(dst); break;
+            case "F64": { var d = MemoryMarshal.Cast<byte, double>(src); for (int i = 0; i < dst.Length; i++) dst[i] = (float)d[i]; break; }
+            case "F16": { var h = MemoryMarshal.Cast<byte, Half>(src); for (int i = 0; i < dst.Length; i++) dst[i] = (float)h[i]; break; }
+            case "BF16": { var u = MemoryMarshal.Cast<byte, ushort>(src); for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(u[i] << 16); break; }
+            default: throw new InvalidDataException($"{name}: {e.DType} is not a floating dtype");
+        }
+        return dst;
+    }
+
+    /// <summary>Reads an integer tensor (I64, I32, I16, I8, U8, BOOL) as int64.</summary>
+    public long[] ReadInt64(string name)
+    {
+        var e = this[name];
+        var src = Bytes(e);
+        var dst = new long[e.ElementCount];
+        switch (e.DType)
+        {
+            case "I64": MemoryMarshal.Cast<byte, long>(src).CopyTo(dst); break;
+            case "I32": { var s = MemoryMarshal.Cast<byte, int>(src); for (int i = 0; i < dst.Length; i++) dst[i] = s[i]; break; }
+            case "I16": { var s = MemoryMarshal.Cast<byte, short>(src); for (int i = 0; i < dst.Length; i++) dst[i] = s[i]; break; }
+            case "I8": { for (int i = 0; i < dst.Length; i++) dst[i] = (sbyte)src[i]; break; }
+            case "U8" or "BOOL": { for (int i = 0; i < dst.Length; i++) dst[i] = src[i]; break; }
+            default: throw new InvalidDataException($"{name}: {e.DType} is not an integer dtype");
+        }
+        return dst;
+    }
+
+    public void Dispose()
+    {
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
+}

@@ -1,0 +1,28 @@
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Vlm;
+
+/// <summary>
+/// A model-ready batch. Sequences are right-padded (causal attention makes a padding mask
+/// unnecessary); each <see cref="ImageMarker"/> in <see cref="InputIds"/> is replaced in place by the
+/// projected tokens of the next image in <see cref="PixelValues"/> (row-major over the batch).
+/// </summary>
+public sealed class VlmBatch : IDisposable
+{
+    public const long ImageMarker = -200;
+    public const long IgnoreIndex = -100;
+
+    /// <summary>[B, L] int64 token ids with image markers.</summary>
+    public required Tensor InputIds { get; init; }
+    /// <summary>[B, L] int64 labels, -100 where no loss (images, padding, prompts).</summary>
+    public required Tensor Labels { get; init; }
+    /// <summary>[N, 3, S, S] float pixels of all images in order of appearance, or null when there are none.</summary>
+    public Tensor? PixelValues { get; init; }
+
+    public void Dispose()
+    {
+        InputIds.Dispose();
+        Labels.Dispose();
+        PixelValues?.Dispose();
+    }
+}
