@@ -16,6 +16,8 @@ namespace OpenQwen2VL.Data.Packing;
 public static class FirstFitDecreasing
 {
     /// <param name="lengths">item lengths, each in [0, capacity]</param>
+    // One long call: skip tier-0 code, which would run most of the loop before on-stack replacement.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static BinPacking Pack(ReadOnlySpan<int> lengths, int capacity)
     {
         if (capacity < 1) throw new ArgumentOutOfRangeException(nameof(capacity), "capacity must be >= 1");
