@@ -86,6 +86,8 @@ public sealed class BpeTokenizer : ITextTokenizer
         static bool Flag(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
     }
 
+    internal BpeModel Model => _model;
+
     /// <summary>Number of ids: highest id of the vocabulary or the added tokens, plus one.</summary>
     public int VocabSize => Math.Max(_vocabById.Length, _added.MaxId + 1);
 
