@@ -162,7 +162,7 @@ public sealed class BpeTokenizer : ITextTokenizer
         var pieces = t_pieces ??= [];
         pieces.Clear();
         _added.Splitter.Split(text, pieces);
-        foreach (var piece in pieces.ToArray())  // copy: EncodeSegment reuses thread-static scratch lists
+        foreach (var piece in pieces)  // EncodeSegment uses other scratch lists, so this one stays intact
         {
             if (piece.IsToken) { ids.Add(piece.TokenId); continue; }
             string segment = piece.Start == 0 && piece.Length == text.Length ? text : text.Substring(piece.Start, piece.Length);
