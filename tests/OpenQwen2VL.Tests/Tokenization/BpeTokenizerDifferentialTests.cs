@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Tokenization;
 
 namespace OpenQwen2VL.Tests.Tokenization;
@@ -20,13 +21,49 @@ public class BpeTokenizerDifferentialTests
     ];
 
     [Fact]
-    public void RandomTextsEncodeAndDecodeLikeHuggingFace()
+    public void RandomTextsEncodeAndDecodeLikeHuggingFace() => AssertAgreesWithHuggingFace(ReferenceFixtures.File("tokenizer.json"), 1500);
+
+    /// <summary>The other layouts Load accepts, made from the fixture's tokenizer.json by editing one section.</summary>
+    [Theory]
+    [InlineData("gpt2_bytelevel_regex")]
+    [InlineData("bytelevel_prefix_space")]
+    [InlineData("legacy_string_merges")]
+    [InlineData("normalizer_sequence_nfc")]
+    public void OtherTokenizerLayoutsAgreeWithHuggingFace(string variant)
     {
-        string path = ReferenceFixtures.File("tokenizer.json");
+        var json = JsonNode.Parse(File.ReadAllText(ReferenceFixtures.File("tokenizer.json")))!;
+        switch (variant)
+        {
+            case "gpt2_bytelevel_regex":
+                json["normalizer"] = null;
+                json["pre_tokenizer"] = JsonNode.Parse("""{"type":"ByteLevel","add_prefix_space":false,"trim_offsets":true,"use_regex":true}""");
+                break;
+            case "bytelevel_prefix_space":
+                json["pre_tokenizer"] = JsonNode.Parse("""{"type":"ByteLevel","add_prefix_space":true,"trim_offsets":true,"use_regex":true}""");
+                break;
+            case "legacy_string_merges":
+                json["model"]!["merges"] = new JsonArray([.. json["model"]!["merges"]!.AsArray()
+                    .Select(m => (JsonNode)JsonValue.Create($"{m![0]} {m[1]}")!)]);
+                break;
+            case "normalizer_sequence_nfc":
+                json["normalizer"] = JsonNode.Parse("""{"type":"Sequence","normalizers":[{"type":"NFC"}]}""");
+                break;
+        }
+        string path = Path.Combine(Directory.CreateTempSubdirectory("oqvl-tok-").FullName, "tokenizer.json");
+        try
+        {
+            File.WriteAllText(path, json.ToJsonString());
+            AssertAgreesWithHuggingFace(path, 300);
+        }
+        finally { Directory.Delete(Path.GetDirectoryName(path)!, recursive: true); }
+    }
+
+    private static void AssertAgreesWithHuggingFace(string path, int texts)
+    {
         var ours = BpeTokenizer.Load(path);
         using var reference = new Tokenizers.DotNet.Tokenizer(path);
         var rng = new Random(7);
-        for (int i = 0; i < 1500; i++)
+        for (int i = 0; i < texts; i++)
         {
             var sb = new StringBuilder();
             for (int k = rng.Next(1, 14); k > 0; k--) sb.Append(s_atoms[rng.Next(s_atoms.Length)]);
