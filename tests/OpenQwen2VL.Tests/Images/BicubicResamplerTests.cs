@@ -18,7 +18,7 @@ public class BicubicResamplerTests
             int lo = Math.Max(0, (int)(center - support + 0.5));
             int hi = Math.Min(inSize, (int)(center + support + 0.5));
             var w = new double[hi - lo];
-            for (int t = lo; t < hi; t++) w[t - lo] = ResampleCoefficients.Bicubic((t - center + 0.5) / fs);
+            for (int t = lo; t < hi; t++) w[t - lo] = ResampleCoefficients.Bicubic((t - center + 0.5) * (1.0 / fs));
             double sum = w.Sum();
             var kw = w.Select(v => { double s = v / sum * (1 << 22); return (int)(s < 0 ? s - 0.5 : s + 0.5); }).ToArray();
             int lines = horizontal ? rows : width;
