@@ -29,7 +29,7 @@ public static class ImageDecoder
     /// buffer that is grown when too small: the preprocessing hot path reuses one buffer per thread and works on
     /// 4-byte pixels (one SIMD lane group per pixel), so it skips the RGB copy and a large allocation per image.
     /// </summary>
-    internal static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height, out string? skipReason)
+    public static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height, out string? skipReason)
     {
         ArgumentNullException.ThrowIfNull(limits);
         width = height = 0;
