@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace OpenQwen2VL.Data.Images;
 
 /// <summary>
@@ -13,49 +15,53 @@ public static class BicubicResampler
     {
         ArgumentNullException.ThrowIfNull(src);
         var dst = new byte[checked(3 * width * height)];
-        Resize(src.Pixels, src.Width, src.Height, dst, width, height);
+        Resize(src.Pixels, src.Width, src.Height, 3, dst, width, height);
         return new RgbImage(width, height, dst);
     }
 
-    /// <summary>Resizes packed RGB <paramref name="src"/> (srcWidth x srcHeight) into packed RGB <paramref name="dst"/>.</summary>
-    public static void Resize(ReadOnlySpan<byte> src, int srcWidth, int srcHeight, Span<byte> dst, int width, int height)
+    /// <summary>
+    /// Resizes packed pixels of <paramref name="channels"/> bytes (3 = RGB; 4 = RGBx, the fourth byte ignored and
+    /// written as 255) from <paramref name="src"/> (srcWidth x srcHeight) into <paramref name="dst"/>.
+    /// </summary>
+    public static void Resize(ReadOnlySpan<byte> src, int srcWidth, int srcHeight, int channels, Span<byte> dst, int width, int height)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(width);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(height);
-        if (src.Length < 3L * srcWidth * srcHeight) throw new ArgumentException("source too short", nameof(src));
-        if (dst.Length < 3L * width * height) throw new ArgumentException("destination too short", nameof(dst));
+        if (channels is not (3 or 4)) throw new ArgumentOutOfRangeException(nameof(channels), "3 or 4 channels");
+        if (src.Length < (long)channels * srcWidth * srcHeight) throw new ArgumentException("source too short", nameof(src));
+        if (dst.Length < (long)channels * width * height) throw new ArgumentException("destination too short", nameof(dst));
         bool needHorizontal = width != srcWidth;
         bool needVertical = height != srcHeight;
         if (!needHorizontal && !needVertical)
         {
-            src[..(3 * width * height)].CopyTo(dst);
+            src[..(channels * width * height)].CopyTo(dst);
             return;
         }
         var vert = ResampleCoefficients.Get(srcHeight, height);
         if (!needHorizontal)
         {
-            ResampleKernels.Vertical(src, 3 * srcWidth, 0, dst, height, vert);
+            ResampleKernels.Vertical(src, channels * srcWidth, 0, dst, height, vert);
             return;
         }
         var horiz = ResampleCoefficients.Get(srcWidth, width);
         if (!needVertical)
         {
-            ResampleKernels.Horizontal(src, srcWidth, 0, srcHeight, dst, horiz);
+            ResampleKernels.Horizontal(src, srcWidth, channels, 0, srcHeight, dst, horiz);
             return;
         }
         // Only source rows firstRow..lastRow feed the vertical pass; the intermediate holds just those (as PIL does).
         int firstRow = vert.Start[0];
         int lastRow = vert.Start[height - 1] + vert.Count[height - 1];
         int tempRows = lastRow - firstRow;
-        byte[] temp = System.Buffers.ArrayPool<byte>.Shared.Rent(3 * width * tempRows);
+        byte[] temp = ArrayPool<byte>.Shared.Rent(channels * width * tempRows);
         try
         {
-            ResampleKernels.Horizontal(src, srcWidth, firstRow, tempRows, temp, horiz);
-            ResampleKernels.Vertical(temp, 3 * width, firstRow, dst, height, vert);
+            ResampleKernels.Horizontal(src, srcWidth, channels, firstRow, tempRows, temp, horiz);
+            ResampleKernels.Vertical(temp, channels * width, firstRow, dst, height, vert);
         }
         finally
         {
-            System.Buffers.ArrayPool<byte>.Shared.Return(temp);
+            ArrayPool<byte>.Shared.Return(temp);
         }
     }
 }

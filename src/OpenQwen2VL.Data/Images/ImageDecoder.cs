@@ -12,8 +12,27 @@ public static class ImageDecoder
     /// <summary>Decodes <paramref name="data"/>; on failure <paramref name="skipReason"/> says why.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> data, ImageLimits limits, out RgbImage? image, out string? skipReason)
     {
-        ArgumentNullException.ThrowIfNull(limits);
+        byte[]? rgbx = null;
         image = null;
+        if (!TryDecodeRgbx(data, limits, ref rgbx, out int w, out int h, out skipReason)) return false;
+        var rgb = new byte[3 * w * h];
+        for (int s = 0, d = 0; d < rgb.Length; s += 4, d += 3)
+        {
+            rgb[d] = rgbx![s]; rgb[d + 1] = rgbx[s + 1]; rgb[d + 2] = rgbx[s + 2];
+        }
+        image = new RgbImage(w, h, rgb);
+        return true;
+    }
+
+    /// <summary>
+    /// Decodes into 4-byte RGBx pixels (alpha already composited over white, fourth byte 255) in a caller-owned
+    /// buffer that is grown when too small: the preprocessing hot path reuses one buffer per thread and works on
+    /// 4-byte pixels (one SIMD lane group per pixel), so it skips the RGB copy and a large allocation per image.
+    /// </summary>
+    internal static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height, out string? skipReason)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        width = height = 0;
         if (data.IsEmpty) { skipReason = ImageSkipReasons.Empty; return false; }
         if (data.Length > limits.MaxBytes) { skipReason = ImageSkipReasons.TooManyBytes; return false; }
         unsafe
@@ -29,13 +48,15 @@ public static class ImageDecoder
                 if (Math.Min(info.Width, info.Height) < limits.MinSide) { skipReason = ImageSkipReasons.TooSmall; return false; }
                 if ((long)info.Width * info.Height > limits.MaxPixels) { skipReason = ImageSkipReasons.TooManyPixels; return false; }
 
-                // Skia has no packed 3-byte RGB target: decode to unpremultiplied RGBA, then drop alpha over white.
+                // Skia has no packed 3-byte RGB target: decode to unpremultiplied RGBA, then composite alpha over white.
                 // ColorSpace null = no colour-space conversion (PIL ignores ICC profiles too).
+                bool opaque = info.AlphaType == SKAlphaType.Opaque;
                 var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888,
-                    info.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
-                var rgba = new byte[checked(4 * info.Width * info.Height)];
+                    opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
+                int length = checked(4 * info.Width * info.Height);
+                if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
                 SKCodecResult result;
-                fixed (byte* dst = rgba)
+                fixed (byte* dst = buffer)
                     result = codec.GetPixels(rgbaInfo, (IntPtr)dst, rgbaInfo.RowBytes, new SKCodecOptions(0));
                 switch (result)
                 {
@@ -43,7 +64,9 @@ public static class ImageDecoder
                     case SKCodecResult.IncompleteInput: skipReason = ImageSkipReasons.TruncatedImage; return false;
                     default: skipReason = ImageSkipReasons.CorruptImage; return false;
                 }
-                image = new RgbImage(info.Width, info.Height, RgbaToRgbOverWhite(rgba));
+                if (!opaque) CompositeOverWhite(buffer.AsSpan(0, length));
+                width = info.Width;
+                height = info.Height;
                 skipReason = null;
                 return true;
             }
@@ -113,26 +136,18 @@ public static class ImageDecoder
         || d.StartsWith("BM"u8)
         || (d.Length >= 12 && d.StartsWith("RIFF"u8) && d.Slice(8, 4).SequenceEqual("WEBP"u8));
 
-    /// <summary>out = c * a/255 + 255 * (1 - a/255), rounded; an opaque pixel keeps its colour exactly.</summary>
-    private static byte[] RgbaToRgbOverWhite(byte[] rgba)
+    /// <summary>In place, per RGBA pixel: c = c * a/255 + 255 * (1 - a/255), rounded, then a = 255; opaque pixels keep their colour.</summary>
+    private static void CompositeOverWhite(Span<byte> rgba)
     {
-        int n = rgba.Length / 4;
-        var rgb = new byte[3 * n];
-        for (int i = 0, s = 0, d = 0; i < n; i++, s += 4, d += 3)
+        for (int s = 0; s < rgba.Length; s += 4)
         {
             int a = rgba[s + 3];
-            if (a == 255)
-            {
-                rgb[d] = rgba[s]; rgb[d + 1] = rgba[s + 1]; rgb[d + 2] = rgba[s + 2];
-            }
-            else
-            {
-                int white = 255 * (255 - a);
-                rgb[d] = (byte)((rgba[s] * a + white + 127) / 255);
-                rgb[d + 1] = (byte)((rgba[s + 1] * a + white + 127) / 255);
-                rgb[d + 2] = (byte)((rgba[s + 2] * a + white + 127) / 255);
-            }
+            if (a == 255) continue;
+            int white = 255 * (255 - a);
+            rgba[s] = (byte)((rgba[s] * a + white + 127) / 255);
+            rgba[s + 1] = (byte)((rgba[s + 1] * a + white + 127) / 255);
+            rgba[s + 2] = (byte)((rgba[s + 2] * a + white + 127) / 255);
+            rgba[s + 3] = 255;
         }
-        return rgb;
     }
 }
