@@ -34,7 +34,7 @@ public static class SyntheticCaptionShards
     /// <summary>The members of synthetic sample <paramref name="id"/>: jpg, txt, json.</summary>
     public static Dictionary<string, ReadOnlyMemory<byte>> Sample(int id, int imageSide, int seed = 0)
     {
-        var rng = new Random(HashCode.Combine(id, seed));
+        var rng = new Random(SeedMixer.Mix(id, seed));
         int w = imageSide + rng.Next(0, imageSide / 2), h = imageSide + rng.Next(0, imageSide / 2);
         return new Dictionary<string, ReadOnlyMemory<byte>>
         {
