@@ -12,15 +12,19 @@ namespace OpenQwen2VL.Data.Tokenization;
 /// the prompt formats place every special token themselves (for Qwen2 the two are identical).
 /// </summary>
 /// <remarks>
-/// Why our own and not a library (measured by `bench tokenizer` on this 2-core machine, 4000 captions,
-/// see the table in docs or the benchmark's output):
-/// - Tokenizers.DotNet 1.4.1 (HF's Rust tokenizers) is the reference itself, but its Decode always drops
-///   special tokens (2 of 8 fixture decodes fail), it cannot add tokens at run time (the trainer adds
-///   `&lt;|endofchunk|&gt;`), it loads a native library, and it was slower per caption than ours (FFI + copies).
-/// - Microsoft.ML.Tokenizers 2.0.1 BpeTokenizer matches the 8 fixture cases but has no NFC step (it leaves
-///   "e\u0301" decomposed, unlike HF), splits astral characters per UTF-16 surrogate (HF splits per code
-///   point), and was slower than ours.
-/// Ours reproduces HF on the fixtures and on a random differential corpus, and is the fastest of the three.
+/// Why our own rather than a library (all three were tried on the fixture tokenizer; speed from
+/// `dotnet run -c Release --project bench/OpenQwen2VL.Benchmarks -- tokenizer`, 5000 captions, 1 thread,
+/// on the shared 2-core dev machine, best of 5 interleaved rounds):
+/// - Tokenizers.DotNet 1.4.1 (HF's Rust tokenizers behind FFI) is the reference itself, so we use it as the
+///   oracle of our differential test; but its Decode always drops special tokens (2 of the 8 fixture decodes
+///   fail), it cannot add tokens at run time (the trainer adds `&lt;|endofchunk|&gt;` and `&lt;s&gt;`), and per
+///   caption it was 7-11x slower than ours (0.12-0.42 M tokens/s: marshalling dominates short texts).
+/// - Microsoft.ML.Tokenizers 2.0.1 BpeTokenizer (same vocab, merges, added tokens and Qwen2 regex) passes the
+///   8 fixture cases and is as fast as ours (0.9-1.0x, about 1.2-2.9 M tokens/s under varying load), but has no
+///   NFC step and runs the regex per UTF-16 unit: on random hard texts 1076 of 3000 disagreed with HF
+///   (21 without composable characters: astral letters, text next to special tokens).
+/// Ours: identical to HF on the fixtures and on the random differential corpus, 1.4-2.6 M tokens/s with the
+/// word cache (0.8-1.2 M without), thread-safe, and supports adding special tokens.
 /// </remarks>
 public sealed class BpeTokenizer : ITextTokenizer
 {
@@ -85,6 +89,8 @@ public sealed class BpeTokenizer : ITextTokenizer
 
         static bool Flag(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;
     }
+
+    internal BpeModel Model => _model;
 
     /// <summary>Number of ids: highest id of the vocabulary or the added tokens, plus one.</summary>
     public int VocabSize => Math.Max(_vocabById.Length, _added.MaxId + 1);
