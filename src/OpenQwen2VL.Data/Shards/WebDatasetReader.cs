@@ -111,9 +111,9 @@ public static class WebDatasetReader
                     continue; // directories, links, ...: not sample members
                 name = entry.Name;
                 if (entry.Length > maxMemberBytes) return Step.Oversized;
-                offset = file.Position; // on a seekable stream the reader stops right at the member's data
                 data = new byte[entry.Length];
                 entry.DataStream?.ReadExactly(data);
+                offset = file.Position - data.Length; // a seekable stream's member data is read in place
                 if (entry.DataStream is null && entry.Length > 0) throw new EndOfStreamException("member data missing");
                 return Step.Member;
             }

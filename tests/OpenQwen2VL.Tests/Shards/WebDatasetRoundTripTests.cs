@@ -130,3 +130,17 @@ public class WebDatasetRoundTripTests
 
     private static long RoundUp512(long n) => (n + 511) / 512 * 512;
 }
+
+public class WebDatasetOffsetTests
+{
+    [Fact]
+    public void MemberOffsetsPointAtTheMemberData()
+    {
+        using var dir = new TempDir();
+        var path = SyntheticCaptionShards.Write(dir.Path, 1, 5, imageSide: 20)[0];
+        var file = File.ReadAllBytes(path);
+        foreach (var s in WebDatasetReader.Read(path))
+            foreach (var (ext, bytes) in s.Members)
+                Assert.Equal(bytes, file.AsSpan((int)s.MemberOffsets![ext], bytes.Length).ToArray());
+    }
+}
