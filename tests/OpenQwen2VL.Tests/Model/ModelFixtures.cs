@@ -1,0 +1,38 @@
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model.Checkpoints;
+using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Vlm;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Tests.Model;
+
+/// <summary>Loads the reference networks and case tensors from <see cref="ReferenceFixtures.Dir"/>.</summary>
+public static class ModelFixtures
+{
+    public static Qwen2ForCausalLM LoadQwen2()
+    {
+        var lm = new Qwen2ForCausalLM(Qwen2Config.Load(ReferenceFixtures.File("qwen2", "config.json")));
+        using var file = SafetensorsFile.Open(ReferenceFixtures.File("qwen2", "model.safetensors"));
+        WeightLoading.CopyInto(lm, file);
+        lm.eval();
+        return lm;
+    }
+
+    /// <summary>Every tensor of a case file (caller disposes).</summary>
+    public static Dictionary<string, Tensor> ReadCase(string fileName)
+    {
+        using var file = SafetensorsFile.Open(ReferenceFixtures.File(fileName));
+        return file.Entries.ToDictionary(e => e.Name, e => SafetensorsTensors.Read(file, e));
+    }
+
+    public static IReadOnlyDictionary<string, string> Metadata(string fileName)
+    {
+        using var file = SafetensorsFile.Open(ReferenceFixtures.File(fileName));
+        return new Dictionary<string, string>(file.Metadata);
+    }
+
+    public static void DisposeAll(Dictionary<string, Tensor> tensors)
+    {
+        foreach (var t in tensors.Values) t.Dispose();
+    }
+}
