@@ -1,6 +1,7 @@
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Siglip;
 using OpenQwen2VL.Model.Vlm;
 using static TorchSharp.torch;
 
@@ -16,6 +17,22 @@ public static class ModelFixtures
         WeightLoading.CopyInto(lm, file);
         lm.eval();
         return lm;
+    }
+
+    public static SiglipModel LoadSiglip()
+    {
+        var model = SiglipModel.Load(ReferenceFixtures.File("siglip", "config.json"));
+        using var file = SafetensorsFile.Open(ReferenceFixtures.File("siglip", "model.safetensors"));
+        WeightLoading.CopyInto(model, file);
+        model.eval();
+        return model;
+    }
+
+    /// <summary>Preprocessed pixels [N, 3, S, S] of the fixture images (preprocess_case.safetensors).</summary>
+    public static Tensor PixelValues()
+    {
+        using var file = SafetensorsFile.Open(ReferenceFixtures.File("preprocess_case.safetensors"));
+        return SafetensorsTensors.Read(file, "pixel_values");
     }
 
     /// <summary>Every tensor of a case file (caller disposes).</summary>

@@ -1,4 +1,5 @@
 using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Siglip;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -41,6 +42,23 @@ public sealed class ModelLeakTests
             using var cache = lm.NewCache();
             using var a = lm.Logits(inputIds: ids, cache: cache);
             using var b = lm.Logits(inputIds: one, cache: cache);
+        });
+    }
+
+    [Fact]
+    public void SiglipForwardDoesNotLeak()
+    {
+        var vision = new SiglipVisionConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 14, PatchSize = 7 };
+        var text = new SiglipTextConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = 50, MaxPositionEmbeddings = 8, ProjectionSize = 32 };
+        using var model = new SiglipModel(vision, text);
+        using var pixels = randn(1, 3, 14, 14);
+        using var ids = randint(0, 50, [2, 8], dtype: ScalarType.Int64);
+        AssertFlat(() =>
+        {
+            using var img = model.ImageEmbeds(pixels);
+            using var txt = model.TextEmbeds(ids);
+            using var logits = model.LogitsPerImage(img, txt);
+            using var features = model.VisionModel.forward(pixels);
         });
     }
 }
