@@ -28,6 +28,25 @@ public static class ModelFixtures
         return model;
     }
 
+    /// <summary>The reference VLM: fixture SigLIP (backbone mode), projector.safetensors and the fixture Qwen2, pooling to <paramref name="poolSide"/>.</summary>
+    public static VisionLanguageModel LoadVlm(int poolSide)
+    {
+        var config = new VlmConfig(
+            SiglipVisionConfig.Load(ReferenceFixtures.File("siglip", "config.json")),
+            Qwen2Config.Load(ReferenceFixtures.File("qwen2", "config.json")),
+            poolSide);
+        var vlm = new VisionLanguageModel(config);
+        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("siglip", "model.safetensors"))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
+        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("projector.safetensors"))) WeightLoading.CopyInto(vlm.Projector, f);
+        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("qwen2", "model.safetensors"))) WeightLoading.CopyInto(vlm.Llm, f);
+        vlm.eval();
+        return vlm;
+    }
+
+    /// <summary>Pool sizes present in vlm_case.safetensors (metadata <c>pool_sizes</c>).</summary>
+    public static int[] PoolSizes() =>
+        System.Text.Json.JsonSerializer.Deserialize<int[]>(Metadata("vlm_case.safetensors")["pool_sizes"])!;
+
     /// <summary>Preprocessed pixels [N, 3, S, S] of the fixture images (preprocess_case.safetensors).</summary>
     public static Tensor PixelValues()
     {
