@@ -1,5 +1,6 @@
 using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Siglip;
+using OpenQwen2VL.Model.Vlm;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -59,6 +60,22 @@ public sealed class ModelLeakTests
             using var txt = model.TextEmbeds(ids);
             using var logits = model.LogitsPerImage(img, txt);
             using var features = model.VisionModel.forward(pixels);
+        });
+    }
+
+    [Fact]
+    public void VlmForwardDoesNotLeak()
+    {
+        using var vlm = VisionLanguageModel.CreateRandom(VlmConfig.Tiny(50) with { PoolSide = 2 });
+        var v = vlm.Config.Vision;
+        using var ids = tensor(new long[] { 1, VlmBatch.ImageMarker, 2, 3 }).unsqueeze(0);
+        using var labels = ids.clone();
+        using var pixels = randn(1, v.NumChannels, v.ImageSize, v.ImageSize);
+        using var noGrad = no_grad();
+        AssertFlat(() =>
+        {
+            using var batch = new VlmBatch { InputIds = ids.alias(), Labels = labels.alias(), PixelValues = pixels.alias() };
+            using var output = vlm.forward(batch);
         });
     }
 }
