@@ -104,9 +104,9 @@ public static class CheckpointLoader
     {
         var embed = source.Names.FirstOrDefault(n => (keyMap is null ? n : keyMap(n)) == HfCheckpointConfig.EmbedTokensKey);
         if (embed is null || !source.Shape(embed).SequenceEqual(source.Shape(lmHeadName))) return false;
+        // Bit-exact comparison of the stored values (contiguous CPU tensors in their stored dtype).
         using var a = source.Read(embed);
         using var b = source.Read(lmHeadName);
-        using var same = a.equal(b);
-        return same.item<bool>();
+        return a.dtype == b.dtype && a.bytes.SequenceEqual(b.bytes);
     }
 }
