@@ -117,6 +117,27 @@ public sealed unsafe class SafetensorsFile : IDisposable
         return dst;
     }
 
+    /// <summary>
+    /// Drops this tensor's mapped pages from the process's resident set (Linux madvise DONTNEED; the data
+    /// stays in the page cache and is faulted back in if read again). A loader calls it after copying a
+    /// tensor out, so mapped file pages do not add up to a second full copy of the checkpoint in RSS.
+    /// </summary>
+    public void ReleasePages(SafetensorsEntry e)
+    {
+        if (!OperatingSystem.IsLinux() || e.ByteLength == 0) return;
+        long page = Environment.SystemPageSize;
+        long start = (long)(_base + e.Offset) / page * page;
+        long end = (long)(_base + e.Offset + e.ByteLength);
+        _ = NativeMethods.madvise((nint)start, (nuint)(end - start), NativeMethods.MADV_DONTNEED);
+    }
+
+    private static class NativeMethods
+    {
+        public const int MADV_DONTNEED = 4;
+        [DllImport("libc", SetLastError = true)]
+        public static extern int madvise(nint addr, nuint length, int advice);
+    }
+
     public void Dispose()
     {
         _view.SafeMemoryMappedViewHandle.ReleasePointer();

@@ -37,6 +37,9 @@ public static class SafetensorsTensors
         _ => throw new NotSupportedException($"no safetensors dtype for {t}"),
     };
 
+    /// <summary>Floating element types: the ones a requested checkpoint dtype converts (integers keep theirs).</summary>
+    public static bool IsFloating(ScalarType t) => t is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64;
+
     /// <summary>
     /// A CPU tensor holding a copy of one entry (stored dtype), optionally converted. Only this one
     /// tensor is materialised, so loading a checkpoint never holds two full copies.
