@@ -72,7 +72,7 @@ public static class SyntheticDatasetGenerator
             foreach (var type in order)
             {
                 var q = VqaQuestionTemplates.Ask(scene, type, rng);
-                turns.Add(new("human", $"{q.Question}\n{ShortAnswerInstruction}"));
+                turns.Add(new("human", $"Question: {q.Question}\n{ShortAnswerInstruction}"));
                 turns.Add(new("gpt", q.Answer));
             }
             // Every other record also asks for a caption, so SFT keeps the describing skill.
