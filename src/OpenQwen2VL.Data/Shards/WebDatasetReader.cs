@@ -27,11 +27,12 @@ public static class WebDatasetReader
             using var tar = new TarReader(file, leaveOpen: true);
             string? pendingKey = null;
             Dictionary<string, byte[]>? pending = null;
+            Dictionary<string, long>? pendingOffsets = null;
             bool pendingOversized = false;
             int index = 0;
             while (true)
             {
-                var step = NextMember(tar, maxMemberBytes, out string? name, out byte[]? data, out string? error);
+                var step = NextMember(tar, file, maxMemberBytes, out string? name, out byte[]? data, out long offset, out string? error);
                 if (step == Step.End) break;
                 string? key = null, ext = null;
                 if (name is not null) (key, ext) = WebDatasetSample.SplitName(name);
@@ -39,7 +40,7 @@ public static class WebDatasetReader
                 if (step == Step.Damaged)
                 {
                     stats?.MarkDamagedShard(path, error!);
-                    if (pending is not null && !sameSample && Finish(path, pendingKey!, pending, pendingOversized, index++, stats) is { } before)
+                    if (pending is not null && !sameSample && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index++, stats) is { } before)
                         yield return before;
                     // Data damage: the member's sample (with its members read before) is lost. Header damage
                     // (key unknown): nothing more is known, the pending sample was kept above.
@@ -52,23 +53,29 @@ public static class WebDatasetReader
                 }
                 if (!sameSample)
                 {
-                    if (pending is not null && Finish(path, pendingKey!, pending, pendingOversized, index++, stats) is { } done)
+                    if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index++, stats) is { } done)
                         yield return done;
                     pending = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+                    pendingOffsets = new Dictionary<string, long>(StringComparer.Ordinal);
                     pendingKey = key;
                     pendingOversized = false;
                 }
                 if (step == Step.Oversized) pendingOversized = true;
-                else pending![ext!] = data!;
+                else
+                {
+                    pending![ext!] = data!;
+                    pendingOffsets![ext!] = offset;
+                }
             }
-            if (pending is not null && Finish(path, pendingKey!, pending, pendingOversized, index, stats) is { } last)
+            if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index, stats) is { } last)
                 yield return last;
         }
     }
 
     private enum Step { Member, Oversized, Damaged, End }
 
-    private static WebDatasetSample? Finish(string path, string key, Dictionary<string, byte[]> members, bool oversized, int index, SkipStats? stats)
+    private static WebDatasetSample? Finish(string path, string key, Dictionary<string, byte[]> members,
+        Dictionary<string, long> offsets, bool oversized, int index, SkipStats? stats)
     {
         stats?.CountInput();
         if (oversized)
@@ -76,7 +83,7 @@ public static class WebDatasetReader
             stats?.Skip("member_too_large");
             return null;
         }
-        return new WebDatasetSample { Key = key, ShardPath = path, Members = members, IndexInShard = index };
+        return new WebDatasetSample { Key = key, ShardPath = path, Members = members, MemberOffsets = offsets, IndexInShard = index };
     }
 
     private static FileStream? TryOpen(string path, SkipStats? stats)
@@ -93,9 +100,9 @@ public static class WebDatasetReader
     }
 
     // Not an iterator, so it may catch: C# forbids yield inside try/catch.
-    private static Step NextMember(TarReader tar, long maxMemberBytes, out string? name, out byte[]? data, out string? error)
+    private static Step NextMember(TarReader tar, FileStream file, long maxMemberBytes, out string? name, out byte[]? data, out long offset, out string? error)
     {
-        name = null; data = null; error = null;
+        name = null; data = null; error = null; offset = -1;
         try
         {
             while (tar.GetNextEntry(copyData: false) is { } entry)
@@ -104,6 +111,7 @@ public static class WebDatasetReader
                     continue; // directories, links, ...: not sample members
                 name = entry.Name;
                 if (entry.Length > maxMemberBytes) return Step.Oversized;
+                offset = file.Position; // on a seekable stream the reader stops right at the member's data
                 data = new byte[entry.Length];
                 entry.DataStream?.ReadExactly(data);
                 if (entry.DataStream is null && entry.Length > 0) throw new EndOfStreamException("member data missing");

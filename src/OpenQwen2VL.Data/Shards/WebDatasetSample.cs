@@ -10,6 +10,9 @@ public sealed class WebDatasetSample
     public required string ShardPath { get; init; }
     public required IReadOnlyDictionary<string, byte[]> Members { get; init; }
 
+    /// <summary>Byte offset of each member's data in the shard file (for reading it again later without the tar).</summary>
+    public IReadOnlyDictionary<string, long>? MemberOffsets { get; init; }
+
     /// <summary>Position of the sample within its shard (0-based, counting every sample the reader met).</summary>
     public int IndexInShard { get; init; }
 
