@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using OpenQwen2VL.Data.Shards;
+
+namespace OpenQwen2VL.Evaluation.Vqa;
+
+/// <summary>Settings of one evaluation run.</summary>
+public sealed record VqaEvaluationOptions
+{
+    /// <summary>Name of the run; output files are <c>{Name}_predictions.jsonl</c>, <c>{Name}_results.json</c>, <c>{Name}_summary.json</c>.</summary>
+    public string Name { get; init; } = "vqa";
+    public int Shots { get; init; }
+    public int Seed { get; init; } = 7;
+    public VqaPromptStyle Style { get; init; } = VqaPromptStyle.Plain;
+    /// <summary>Evaluate only the first N questions (all when null).</summary>
+    public int? Limit { get; init; }
+    /// <summary>How many predictions to keep as examples in the summary.</summary>
+    public int ExampleCount { get; init; } = 6;
+}
+
+/// <summary>One scored prediction.</summary>
+public sealed record VqaPrediction(VqaItem Item, string RawAnswer, string Answer, double Accuracy, IReadOnlyList<long> DemonstrationQuestionIds);
+
+/// <summary>The outcome of a run: overall and per-type accuracy (0-1), the predictions and a few examples.</summary>
+public sealed record VqaEvaluationResult(
+    string Name,
+    string Generator,
+    int Shots,
+    double Accuracy,
+    IReadOnlyDictionary<string, double> AccuracyByAnswerType,
+    IReadOnlyDictionary<string, double> AccuracyByQuestionType,
+    IReadOnlyList<VqaPrediction> Predictions,
+    IReadOnlyList<VqaPrediction> Examples,
+    double Seconds);
+
+/// <summary>
+/// Runs any <see cref="IVqaAnswerGenerator"/> over a <see cref="VqaDataset"/>: builds the zero- or k-shot prompt,
+/// cuts the generated text to the answer, scores it with the official metric and writes predictions (JSONL),
+/// a VQAv2 results file (<c>[{question_id, answer}]</c>, for the official evaluator) and a summary (JSON), atomically.
+/// </summary>
+public static class VqaEvaluationRunner
+{
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static VqaEvaluationResult Run(VqaDataset data, IVqaAnswerGenerator generator, VqaEvaluationOptions options,
+        string? outputDir = null, IProgress<(int Done, int Total)>? progress = null)
+    {
+        var sw = Stopwatch.StartNew();
+        var items = options.Limit is { } n ? data.Items.Take(n).ToArray() : data.Items.ToArray();
+        if (items.Length == 0) throw new ArgumentException("no questions to evaluate");
+        var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, options.Style);
+        var predictions = new List<VqaPrediction>(items.Length);
+        foreach (var item in items)
+        {
+            var prompt = builder.Build(item);
+            string raw = generator.Generate(prompt);
+            string answer = CutAnswer(raw);
+            predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
+            progress?.Report((predictions.Count, items.Length));
+        }
+        var result = new VqaEvaluationResult(options.Name, generator.Name, options.Shots,
+            predictions.Average(p => p.Accuracy),
+            MeanBy(predictions, p => p.Item.AnswerType), MeanBy(predictions, p => p.Item.QuestionType),
+            predictions, predictions.Take(options.ExampleCount).ToArray(), sw.Elapsed.TotalSeconds);
+        if (outputDir is not null) Write(result, outputDir);
+        return result;
+    }
+
+    /// <summary>The answer part of generated text: up to the first line break or end-of-turn/chunk token, trimmed.</summary>
+    public static string CutAnswer(string generated)
+    {
+        int end = generated.Length;
+        foreach (var stop in new[] { "\n", VqaPromptBuilder.EndOfChunk, "<|im_end|>", "<|endoftext|>" })
+        {
+            int at = generated.IndexOf(stop, StringComparison.Ordinal);
+            if (at >= 0 && at < end) end = at;
+        }
+        return generated[..end].Trim();
+    }
+
+    private static IReadOnlyDictionary<string, double> MeanBy(List<VqaPrediction> predictions, Func<VqaPrediction, string> key) =>
+        predictions.GroupBy(key, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Average(p => p.Accuracy), StringComparer.Ordinal);
+
+    private static void Write(VqaEvaluationResult r, string dir)
+    {
+        Directory.CreateDirectory(dir);
+        var lines = new StringBuilder();
+        foreach (var p in r.Predictions)
+            lines.Append(JsonSerializer.Serialize(new
+            {
+                question_id = p.Item.QuestionId, image_id = p.Item.ImageId, image = p.Item.ImagePath, question = p.Item.Question,
+                question_type = p.Item.QuestionType, answer_type = p.Item.AnswerType, shots = p.DemonstrationQuestionIds,
+                raw_answer = p.RawAnswer, answer = p.Answer, normalized_answer = VqaAnswerNormalizer.Normalize(p.Answer),
+                multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy,
+            }, JsonLine)).Append('\n');
+        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_predictions.jsonl"), lines.ToString());
+        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_results.json"),
+            JsonSerializer.Serialize(r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }), Json));
+        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
+        {
+            name = r.Name, generator = r.Generator, shots = r.Shots, questions = r.Predictions.Count,
+            accuracy = r.Accuracy, accuracy_by_answer_type = r.AccuracyByAnswerType, accuracy_by_question_type = r.AccuracyByQuestionType,
+            seconds = r.Seconds,
+            examples = r.Examples.Select(p => new { question_id = p.Item.QuestionId, image = p.Item.ImagePath, question = p.Item.Question, answer = p.Answer, multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy }),
+        }, Json));
+    }
+}

@@ -1,0 +1,11 @@
+namespace OpenQwen2VL.Evaluation.Vqa;
+
+/// <summary>
+/// A prompt for one question: the text (with one <c>&lt;image&gt;</c> marker per image) and the image paths
+/// in marker order, demonstrations first and the query image last. <see cref="QueryQuestionId"/> is for
+/// logging and for answer-prior baselines; a model answers from the text and images only.
+/// </summary>
+public sealed record VqaPrompt(string Text, IReadOnlyList<string> ImagePaths, long QueryQuestionId, IReadOnlyList<long> DemonstrationQuestionIds);
+
+/// <summary>How the prompt is framed: plain text for a pre-trained model, Qwen2 ChatML for an instruction-tuned one.</summary>
+public enum VqaPromptStyle { Plain, Chat }
