@@ -1,0 +1,30 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Qwen2;
+
+/// <summary>Pre-norm decoder block: x + attn(norm(x)), then + mlp(norm(x)) (HF Qwen2DecoderLayer naming).</summary>
+public sealed class Qwen2DecoderLayer : nn.Module
+{
+    private readonly Qwen2RmsNorm input_layernorm;
+    private readonly Qwen2Attention self_attn;
+    private readonly Qwen2RmsNorm post_attention_layernorm;
+    private readonly Qwen2Mlp mlp;
+
+    public Qwen2DecoderLayer(Qwen2Config config) : base(nameof(Qwen2DecoderLayer))
+    {
+        input_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
+        self_attn = new Qwen2Attention(config);
+        post_attention_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
+        mlp = new Qwen2Mlp(config);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex);
+        h = h + mlp.forward(post_attention_layernorm.forward(h));
+        return h.MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,65 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Qwen2;
+
+/// <summary>
+/// Qwen2 / Qwen2.5 causal language model (HF Qwen2ForCausalLM naming: <c>model.*</c>, <c>lm_head.weight</c>).
+/// With tied embeddings there is no <c>lm_head</c> parameter at all: the head multiplies by the embedding
+/// table, exactly as HF stores it (once), so <c>named_parameters()</c> equals the safetensors keys.
+/// </summary>
+public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
+{
+    private readonly Qwen2Model model;
+    private readonly Linear? lm_head;
+
+    public Qwen2Config Config { get; }
+    public Qwen2Model Decoder => model;
+
+    public Qwen2ForCausalLM(Qwen2Config config) : base(nameof(Qwen2ForCausalLM))
+    {
+        Config = config;
+        model = new Qwen2Model(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <summary>Logits [B, L, V] for int64 ids [B, L] (positions 0..L-1, no cache).</summary>
+    public override Tensor forward(Tensor inputIds) => Logits(inputIds: inputIds);
+
+    /// <summary>
+    /// Logits [B, L, V] from ids [B, L] or from input embeddings [B, L, D] (exactly one of them).
+    /// With a cache, positions continue after the cached ones and the cache is extended.
+    /// </summary>
+    public Tensor Logits(Tensor? inputIds = null, Tensor? inputsEmbeds = null, KvCache? cache = null, long? positionOffset = null)
+    {
+        if ((inputIds is null) == (inputsEmbeds is null)) throw new ArgumentException("give exactly one of inputIds and inputsEmbeds");
+        using var scope = NewDisposeScope();
+        var embeds = inputsEmbeds ?? model.Embed(inputIds!);
+        var hidden = model.Forward(embeds, positionOffset, cache);
+        return Head(hidden).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Projects hidden states [.., D] to vocabulary logits [.., V].</summary>
+    public Tensor Head(Tensor hidden) =>
+        lm_head is null ? nn.functional.linear(hidden, model.EmbedWeight) : lm_head.forward(hidden);
+
+    /// <summary>Token embeddings [B, L, D] for ids [B, L].</summary>
+    public Tensor Embed(Tensor inputIds) => model.Embed(inputIds);
+
+    /// <summary>An empty key/value cache sized for this model.</summary>
+    public KvCache NewCache() => new(Config.NumHiddenLayers);
+
+    /// <summary>HF's initialisation: linear and embedding weights ~ N(0, initializer_range), biases 0, norm scales 1.</summary>
+    public void InitializeWeights(Generator? generator = null)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, p) in named_parameters())
+        {
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
+            else p.normal_(0, Config.InitializerRange, generator);
+        }
+    }
+}

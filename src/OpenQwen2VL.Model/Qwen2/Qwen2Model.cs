@@ -1,0 +1,62 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Qwen2;
+
+/// <summary>The Qwen2 decoder stack: token embeddings, decoder layers, final RMSNorm (HF Qwen2Model naming).</summary>
+public sealed class Qwen2Model : nn.Module
+{
+    private readonly Embedding embed_tokens;
+    private readonly ModuleList<Qwen2DecoderLayer> layers;
+    private readonly Qwen2RmsNorm norm;
+
+    public Qwen2Config Config { get; }
+
+    /// <summary>
+    /// Activation-checkpointing seam: when set and no cache is in use, each decoder layer runs as
+    /// <c>LayerCheckpoint(h => layer(h), hidden)</c>, so a trainer can recompute the layer in backward.
+    /// </summary>
+    public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
+
+    public Qwen2Model(Qwen2Config config) : base(nameof(Qwen2Model))
+    {
+        config.Validate();
+        Config = config;
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config)).ToArray());
+        norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+
+    /// <summary>The [V, D] token embedding table (also the LM head when embeddings are tied).</summary>
+    public Parameter EmbedWeight => embed_tokens.weight!;
+
+    /// <summary>Token embeddings [B, L, D] of int64 ids [B, L].</summary>
+    public Tensor Embed(Tensor inputIds) => embed_tokens.forward(inputIds);
+
+    /// <summary>Final hidden states [B, L, D] after the last norm.</summary>
+    /// <param name="inputsEmbeds">[B, L, D] input embeddings</param>
+    /// <param name="positionOffset">position of the first input (default: the cache length, or 0)</param>
+    /// <param name="cache">key/value cache to read and extend (incremental decoding), or null</param>
+    public Tensor Forward(Tensor inputsEmbeds, long? positionOffset = null, KvCache? cache = null)
+    {
+        using var scope = NewDisposeScope();
+        long b = inputsEmbeds.shape[0], l = inputsEmbeds.shape[1];
+        long start = positionOffset ?? cache?.Length ?? 0;
+        var positions = arange(start, start + l, dtype: ScalarType.Int64, device: inputsEmbeds.device).unsqueeze(0).expand(b, l);
+        var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+
+        var h = inputsEmbeds;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            int index = i;
+            if (LayerCheckpoint is { } checkpoint && cache is null)
+                h = checkpoint(x => layer.Forward(x, cos, sin, null, index), h);
+            else
+                h = layer.Forward(h, cos, sin, cache, index);
+        }
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,30 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Siglip;
+
+/// <summary>Pre-LayerNorm transformer block (HF SiglipEncoderLayer naming).</summary>
+public sealed class SiglipEncoderLayer : nn.Module<Tensor, Tensor>
+{
+    private readonly LayerNorm layer_norm1;
+    private readonly SiglipAttention self_attn;
+    private readonly LayerNorm layer_norm2;
+    private readonly SiglipMlp mlp;
+
+    public SiglipEncoderLayer(SiglipEncoderConfig config) : base(nameof(SiglipEncoderLayer))
+    {
+        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        self_attn = new SiglipAttention(config);
+        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
+        mlp = new SiglipMlp(config);
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.forward(layer_norm1.forward(x));
+        return (h + mlp.forward(layer_norm2.forward(h))).MoveToOuterDisposeScope();
+    }
+}

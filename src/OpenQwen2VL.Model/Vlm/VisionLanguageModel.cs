@@ -1,0 +1,141 @@
+using OpenQwen2VL.Model.Generation;
+using OpenQwen2VL.Model.Projector;
+using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Siglip;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Vlm;
+
+/// <summary>
+/// Open-Qwen2VL: frozen SigLIP backbone (penultimate-block features) → pooled MLP projector → Qwen2 LM.
+/// Each image marker (-200) in a sequence is replaced in place by its image's projected tokens (images
+/// in order of appearance, row-major over the batch); positions run 0..L'-1 across packed samples and
+/// labels are -100 at image tokens. Parameter names follow prismatic: <c>vision_backbone.vision_model.*</c>
+/// (HF SigLIP keys), <c>projector.mlp_projector.*</c>, <c>llm_backbone.llm.*</c> (HF Qwen2 keys).
+/// </summary>
+public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
+{
+    private readonly SiglipVisionModel vision_backbone;
+    private readonly MlpProjector projector;
+    private readonly LlmBackbone llm_backbone;
+
+    public VlmConfig Config { get; }
+    public SiglipVisionModel VisionBackbone => vision_backbone;
+    public MlpProjector Projector => projector;
+    public Qwen2ForCausalLM Llm => llm_backbone.Llm;
+
+    public VisionLanguageModel(VlmConfig config) : base(nameof(VisionLanguageModel))
+    {
+        Config = config;
+        vision_backbone = new SiglipVisionModel(config.Vision, backbone: true);
+        projector = new MlpProjector(config.Vision.HiddenSize, config.Llm.HiddenSize, config.PoolSide);
+        llm_backbone = new LlmBackbone(config.Llm);
+        RegisterComponents();
+        // The vision tower is frozen in every Open-Qwen2VL stage.
+        foreach (var p in vision_backbone.parameters()) p.requires_grad = false;
+    }
+
+    /// <summary>A randomly initialised model (HF init for the LM, PyTorch defaults elsewhere), seeded.</summary>
+    public static VisionLanguageModel CreateRandom(VlmConfig config, long seed = 0)
+    {
+        manual_seed(seed);
+        var model = new VisionLanguageModel(config);
+        model.Llm.InitializeWeights();
+        return model;
+    }
+
+    /// <summary>Logits, loss and image mask for a batch.</summary>
+    public override VlmOutput forward(VlmBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = Embed(batch);
+        var logits = Llm.Logits(inputsEmbeds: inputs.Embeds);
+        var loss = CausalLmLoss.Compute(logits, inputs.Labels);
+        return new VlmOutput(logits.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), inputs.ImageMask.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Projected image tokens [N, PoolSide², Dl] for pixels [N, C, S, S]; the vision tower runs without gradients.</summary>
+    public Tensor ProjectImages(Tensor pixels)
+    {
+        using var scope = NewDisposeScope();
+        Tensor features;
+        using (no_grad()) features = vision_backbone.forward(pixels);
+        var weight = projector.parameters().First();
+        return projector.forward(features.to(weight.dtype)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Splices projected image tokens into the token embeddings of a batch.</summary>
+    public VlmInputs Embed(VlmBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        var device = Llm.Decoder.EmbedWeight.device;
+        var ids = batch.InputIds.to(device);
+        long rows = ids.shape[0], len = ids.shape[1];
+        // One host read per batch: the layout of the spliced sequence depends on where the markers are.
+        var hostIds = batch.InputIds.cpu().data<long>().ToArray();
+        var hostLabels = batch.Labels.cpu().data<long>().ToArray();
+        int markers = hostIds.Count(t => t == VlmBatch.ImageMarker);
+        long images = batch.PixelValues?.shape[0] ?? 0;
+        if (markers != images) throw new ArgumentException($"batch has {markers} image markers but {images} images");
+
+        var textEmbeds = Llm.Embed(ids.clamp_min(0)).reshape(rows * len, -1);
+        var sources = new List<Tensor> { textEmbeds };
+        long perImage = 0;
+        if (images > 0)
+        {
+            var projected = ProjectImages(batch.PixelValues!.to(device));
+            perImage = projected.shape[1];
+            sources.Add(projected.reshape(images * perImage, -1).to(textEmbeds.dtype));
+        }
+        long zeroRow = rows * len + images * perImage;
+        sources.Add(zeros(1, textEmbeds.shape[1], dtype: textEmbeds.dtype, device: device));
+
+        // Gather plan: for every output position, which source row it copies (text token, image token or zero padding).
+        var lengths = new long[rows];
+        for (long b = 0; b < rows; b++)
+            for (long t = 0; t < len; t++)
+                lengths[b] += hostIds[b * len + t] == VlmBatch.ImageMarker ? perImage : 1;
+        long outLen = lengths.Max();
+        var index = new long[rows * outLen];
+        var labels = new long[rows * outLen];
+        var isImage = new bool[rows * outLen];
+        Array.Fill(index, zeroRow);
+        Array.Fill(labels, VlmBatch.IgnoreIndex);
+        long image = 0;
+        for (long b = 0; b < rows; b++)
+        {
+            long o = b * outLen;
+            for (long t = 0; t < len; t++)
+            {
+                long src = b * len + t;
+                if (hostIds[src] == VlmBatch.ImageMarker)
+                {
+                    for (long k = 0; k < perImage; k++, o++) { index[o] = rows * len + image * perImage + k; isImage[o] = true; }
+                    image++;
+                }
+                else { index[o] = src; labels[o] = hostLabels[src]; o++; }
+            }
+        }
+        var embeds = cat(sources, 0).index_select(0, tensor(index, device: device)).view(rows, outLen, -1);
+        return new VlmInputs(
+            embeds.MoveToOuterDisposeScope(),
+            tensor(labels, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
+            tensor(isImage, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
+            lengths);
+    }
+
+    /// <summary>
+    /// Greedy continuation of one prompt (ids with image markers) and its images [n, C, S, S] in order;
+    /// stops after a stop token (included) or <paramref name="maxNewTokens"/>.
+    /// </summary>
+    public long[] Generate(long[] promptIds, Tensor? pixels, int maxNewTokens, IReadOnlyCollection<long>? stopTokens = null, bool useCache = true)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(promptIds).unsqueeze(0);
+        using var batch = new VlmBatch { InputIds = ids, Labels = ids.clone(), PixelValues = pixels?.alias() };
+        var inputs = Embed(batch);
+        return GreedyDecoding.FromEmbeds(Llm, inputs.Embeds, maxNewTokens, stopTokens, useCache)[0];
+    }
+}

@@ -1,0 +1,18 @@
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Vlm;
+
+/// <summary>The LM-side view of a batch after image tokens are spliced in (tensors owned by the caller).</summary>
+/// <param name="Embeds">[B, L', D] input embeddings, rows right-padded with zeros</param>
+/// <param name="Labels">[B, L'] int64, -100 at image tokens and padding</param>
+/// <param name="ImageMask">[B, L'] bool, true at image tokens</param>
+/// <param name="Lengths">real (unpadded) length of each row</param>
+public sealed record VlmInputs(Tensor Embeds, Tensor Labels, Tensor ImageMask, long[] Lengths) : IDisposable
+{
+    public void Dispose()
+    {
+        Embeds.Dispose();
+        Labels.Dispose();
+        ImageMask.Dispose();
+    }
+}

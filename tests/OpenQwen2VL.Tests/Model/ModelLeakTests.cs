@@ -1,0 +1,64 @@
+using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Siglip;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Tests.Model;
+
+/// <summary>Forward passes free every intermediate: the live tensor count stays flat over 200 calls.</summary>
+public sealed class ModelLeakTests
+{
+    private static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+
+    private static void AssertFlat(Action forward)
+    {
+        forward(); // warm-up (lazy initialisation)
+        long before = Live;
+        for (int i = 0; i < 200; i++) forward();
+        Assert.Equal(before, Live);
+    }
+
+    [Fact]
+    public void Qwen2ForwardAndLossDoNotLeak()
+    {
+        using var lm = ModelFixtures.LoadQwen2();
+        using var ids = randint(0, lm.Config.VocabSize, [2, 8], dtype: ScalarType.Int64);
+        AssertFlat(() =>
+        {
+            using var logits = lm.forward(ids);
+            using var loss = CausalLmLoss.Compute(logits, ids);
+        });
+    }
+
+    [Fact]
+    public void Qwen2CachedDecodingDoesNotLeak()
+    {
+        using var lm = ModelFixtures.LoadQwen2();
+        using var ids = randint(0, lm.Config.VocabSize, [1, 4], dtype: ScalarType.Int64);
+        using var one = ids.narrow(1, 0, 1);
+        using var noGrad = no_grad();
+        AssertFlat(() =>
+        {
+            using var cache = lm.NewCache();
+            using var a = lm.Logits(inputIds: ids, cache: cache);
+            using var b = lm.Logits(inputIds: one, cache: cache);
+        });
+    }
+
+    [Fact]
+    public void SiglipForwardDoesNotLeak()
+    {
+        var vision = new SiglipVisionConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 14, PatchSize = 7 };
+        var text = new SiglipTextConfig { HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 1, NumAttentionHeads = 2, VocabSize = 50, MaxPositionEmbeddings = 8, ProjectionSize = 32 };
+        using var model = new SiglipModel(vision, text);
+        using var pixels = randn(1, 3, 14, 14);
+        using var ids = randint(0, 50, [2, 8], dtype: ScalarType.Int64);
+        AssertFlat(() =>
+        {
+            using var img = model.ImageEmbeds(pixels);
+            using var txt = model.TextEmbeds(ids);
+            using var logits = model.LogitsPerImage(img, txt);
+            using var features = model.VisionModel.forward(pixels);
+        });
+    }
+}
