@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
+
+namespace OpenQwen2VL.Training.Config;
+
+/// <summary>The three stages of the recipe.</summary>
+public enum Stage { Pretrain, Sft, Align }
+
+/// <summary>
+/// Everything a training stage needs, serialised as the run folder's config.json. Defaults come from
+/// <see cref="ForStage"/> (the paper's recipe); a config file and `--set key=value` override them.
+/// </summary>
+public sealed record StageConfig
+{
+    public Stage Stage { get; init; } = Stage.Pretrain;
+    public long Seed { get; init; } = 7;
+
+    // Schedule and batch.
+    /// <summary>Optimiser steps; fixes the LR schedule. Required (no epoch counting without a dataset size).</summary>
+    public int MaxSteps { get; init; } = 1000;
+    /// <summary>Sequences per optimiser step over all ranks.</summary>
+    public int GlobalBatchSequences { get; init; } = 256;
+    /// <summary>Sequences per forward/backward on one rank; global = micro x accumulation x world.</summary>
+    public int MicroBatchSequences { get; init; } = 4;
+    public int SequenceLength { get; init; } = 4096;
+
+    // AdamW.
+    public double LearningRate { get; init; } = 5e-5;
+    public double WeightDecay { get; init; } = 0.01;
+    public double Beta1 { get; init; } = 0.9;
+    public double Beta2 { get; init; } = 0.999;
+    public double Epsilon { get; init; } = 1e-8;
+    public double WarmupRatio { get; init; } = 0.03;
+    public double GradClipNorm { get; init; } = 1.0;
+
+    // What is trained.
+    public bool TrainVision { get; init; }
+    public bool TrainLlm { get; init; } = true;
+    public bool TrainProjector { get; init; } = true;
+    /// <summary>Side of the projector's average-pool grid: 12 → 144 visual tokens, 27 → 729 (SFT).</summary>
+    public int VisualPoolSide { get; init; } = 12;
+
+    // Numerics and memory.
+    /// <summary>"auto" (bf16 on CUDA, fp32 on CPU), "bf16" or "fp32".</summary>
+    public string Precision { get; init; } = "auto";
+    public bool ActivationCheckpointing { get; init; } = true;
+
+    // Runs that survive.
+    public int CheckpointEvery { get; init; } = 1000;
+    public int KeepLastCheckpoints { get; init; } = 3;
+    public int LogEvery { get; init; } = 10;
+    /// <summary>Abort after this many optimiser steps in a row with a NaN/Inf loss or gradient.</summary>
+    public int MaxNonFiniteInRow { get; init; } = 5;
+    /// <summary>Peak matmul rate for the MFU estimate, FLOP/s; 0 = not reported.</summary>
+    public double PeakFlops { get; init; }
+
+    public int AccumulationSteps(int worldSize)
+    {
+        int per = MicroBatchSequences * worldSize;
+        if (MicroBatchSequences <= 0 || GlobalBatchSequences % per != 0)
+            throw new ArgumentException($"global_batch_sequences {GlobalBatchSequences} is not a multiple of micro_batch_sequences {MicroBatchSequences} x world size {worldSize}");
+        return GlobalBatchSequences / per;
+    }
+
+    /// <summary>
+    /// The paper's recipe per stage (notes: open-qwen2vl.md). Pre-training's global batch is a launch-script
+    /// argument in the reference; 256 is prismatic's default for its first stage. Align follows prismatic's
+    /// projector-only stage (lr 1e-3, no weight decay, batch 256).
+    /// </summary>
+    public static StageConfig ForStage(Stage stage) => stage switch
+    {
+        Stage.Pretrain => new StageConfig { Stage = stage },
+        Stage.Sft => new StageConfig
+        {
+            Stage = stage, LearningRate = 2e-5, WeightDecay = 0.1, GlobalBatchSequences = 128,
+            MicroBatchSequences = 2, VisualPoolSide = 27, SequenceLength = 4096,
+        },
+        Stage.Align => new StageConfig
+        {
+            Stage = stage, LearningRate = 1e-3, WeightDecay = 0.0, GlobalBatchSequences = 256,
+            TrainLlm = false, ActivationCheckpointing = false,
+        },
+        _ => throw new ArgumentOutOfRangeException(nameof(stage)),
+    };
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>
+    /// Defaults of <paramref name="stage"/>, then the keys of <paramref name="configFile"/> (if any), then the
+    /// `key=value` overrides (value parsed as JSON when it parses, else taken as a string). Unknown keys fail.
+    /// </summary>
+    public static StageConfig Resolve(Stage stage, string? configFile, IEnumerable<string> overrides)
+    {
+        var node = JsonNode.Parse(ForStage(stage).ToJson())!.AsObject();
+        if (configFile is not null)
+        {
+            var file = JsonNode.Parse(File.ReadAllText(configFile)) as JsonObject
+                ?? throw new ArgumentException($"{configFile}: not a JSON object");
+            foreach (var (k, v) in file) Apply(node, k, v?.DeepClone());
+        }
+        foreach (var kv in overrides)
+        {
+            int eq = kv.IndexOf('=');
+            if (eq <= 0) throw new ArgumentException($"--set expects key=value, got '{kv}'");
+            Apply(node, kv[..eq].Trim(), ParseValue(kv[(eq + 1)..]));
+        }
+        node["stage"] = JsonSerializer.SerializeToNode(stage, Json);
+        try
+        {
+            return node.Deserialize<StageConfig>(Json)!;
+        }
+        catch (JsonException e)
+        {
+            throw new ArgumentException($"invalid config: {e.Message}");
+        }
+    }
+
+    static void Apply(JsonObject node, string key, JsonNode? value)
+    {
+        if (!node.ContainsKey(key))
+            throw new ArgumentException($"unknown config key '{key}' (known: {string.Join(", ", node.Select(p => p.Key))})");
+        node[key] = value;
+    }
+
+    static JsonNode? ParseValue(string text)
+    {
+        try { return JsonNode.Parse(text); }
+        catch (JsonException) { return JsonValue.Create(text); }
+    }
+}

@@ -1,0 +1,39 @@
+using System.Text.Json;
+
+namespace OpenQwen2VL.Training.Observability;
+
+/// <summary>
+/// RUN_DIR/metrics.jsonl, one JSON object per optimiser step. On resume, lines of steps after the
+/// checkpoint (written before the interruption) are dropped so the file describes one consistent run.
+/// </summary>
+public sealed class MetricsLog
+{
+    static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        // A skipped step's loss or norm is NaN/Inf; it is written as "NaN"/"Infinity" rather than dropped.
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+    readonly string _path;
+
+    public MetricsLog(string path, int keepUpToStep)
+    {
+        _path = path;
+        if (!File.Exists(path)) return;
+        var kept = File.ReadLines(path)
+            .Where(l => !string.IsNullOrWhiteSpace(l))
+            .Where(l => { try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= keepUpToStep; } catch (JsonException) { return false; } })
+            .ToList();
+        File.WriteAllLines(path + ".tmp", kept);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    public void Append(IEnumerable<StepMetrics> lines)
+    {
+        using var w = File.AppendText(_path);
+        foreach (var m in lines) w.WriteLine(JsonSerializer.Serialize(m, Options));
+    }
+
+    public static List<StepMetrics> Read(string path) =>
+        File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Options)!).ToList();
+}

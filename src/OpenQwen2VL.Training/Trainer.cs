@@ -1,0 +1,341 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model.Checkpoints;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Training.Checkpointing;
+using OpenQwen2VL.Training.Checkpoints;
+using OpenQwen2VL.Training.Config;
+using OpenQwen2VL.Training.Data;
+using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Training.Observability;
+using OpenQwen2VL.Training.Optim;
+using OpenQwen2VL.Training.Precision;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Training;
+
+/// <summary>
+/// Runs one stage: accumulation to the global batch, fp32-master AdamW with warm-up + cosine and
+/// global-norm clipping, NaN/Inf skipping, checkpoints and exact resume, metrics, final export.
+/// Host syncs happen only at log intervals and checkpoints.
+/// </summary>
+public sealed class Trainer
+{
+    /// <summary>Tokenizer and config files copied from the LLM folder into the HF export when present.</summary>
+    static readonly string[] HfSideFiles =
+        ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
+
+    readonly ITrainableModel _model;
+    readonly IBatchSource _data;
+    readonly TrainerOptions _o;
+    readonly StageConfig _cfg;
+    readonly CheckpointStore _store;
+    readonly HashSet<ModelComponent> _trained;
+
+    public Trainer(ITrainableModel model, IBatchSource data, TrainerOptions options)
+    {
+        _model = model; _data = data; _o = options; _cfg = options.Config;
+        _store = new CheckpointStore(Path.Combine(options.RunDirectory, "checkpoints"), _cfg.KeepLastCheckpoints);
+        _trained = [];
+        if (_cfg.TrainLlm) _trained.Add(ModelComponent.Llm);
+        if (_cfg.TrainProjector) _trained.Add(ModelComponent.Projector);
+        if (_cfg.TrainVision) _trained.Add(ModelComponent.Vision);
+        if (_trained.Count == 0) throw new ArgumentException("nothing to train: train_llm, train_projector and train_vision are all false");
+    }
+
+    public static ScalarType ComputeDtype(string precision, Device device) => precision switch
+    {
+        "auto" => device.type == TorchSharp.DeviceType.CUDA ? ScalarType.BFloat16 : ScalarType.Float32,
+        "bf16" => ScalarType.BFloat16,
+        "fp32" => ScalarType.Float32,
+        _ => throw new ArgumentException($"precision must be auto, bf16 or fp32, got '{precision}'"),
+    };
+
+    sealed class PendingStep
+    {
+        public int Step; public double Lr; public long Positions; public int Images; public double Flops;
+        public required Tensor Loss, Norm, Apply, Padding;
+        public void Dispose() { Loss.Dispose(); Norm.Dispose(); Apply.Dispose(); Padding.Dispose(); }
+    }
+
+    public TrainingResult Run()
+    {
+        var run = _o.RunDirectory;
+        Directory.CreateDirectory(run);
+        WriteAtomic(Path.Combine(run, "config.json"), _cfg.ToJson());
+        int world = _o.Collective.WorldSize;
+        int accum = _cfg.AccumulationSteps(world);
+        var device = _o.Device;
+
+        _model.SetTrainable(_cfg.TrainLlm, _cfg.TrainProjector, _cfg.TrainVision);
+        using var masters = MasterWeights.Create(_model, ComputeDtype(_cfg.Precision, device), device);
+        _model.LayerCheckpoint = _cfg.ActivationCheckpointing ? ActivationCheckpoint.Apply : null;
+        var groups = ParameterGroup.DecayAndNoDecay(masters.Entries.Select(e => e.Model), _cfg.WeightDecay);
+        var decayOf = groups.SelectMany(g => g.Parameters.Select(p => (p.Key, g.WeightDecay))).ToDictionary(x => x.Key, x => x.WeightDecay);
+        using var optimizer = new MaskedAdamW(masters.Entries.Select(e => (e.Key, e.Master, decayOf[e.Key])), _cfg.Beta1, _cfg.Beta2, _cfg.Epsilon);
+        var schedule = new WarmupCosineSchedule(_cfg.LearningRate, _cfg.MaxSteps, _cfg.WarmupRatio);
+        using var inRow = tensor(0f, device: device);     // steps in a row without an update (device side)
+        using var skipped = tensor(0f, device: device);   // skipped steps in total
+
+        int step = 0;
+        double elapsedBefore = 0;
+        string? lastCheckpoint = null;
+        if (_o.Resume)
+        {
+            var latest = _store.Latest() ?? throw new TrainingException($"--resume: no checkpoint in {_store.Directory}");
+            TrainerState state;
+            using (NewDisposeScope()) state = LoadCheckpoint(latest.Path, masters, optimizer);
+            step = state.Step;
+            elapsedBefore = state.ElapsedSeconds;
+            using (no_grad()) { inRow.fill_(state.NonFiniteInRow); skipped.fill_(state.NonFiniteSkippedTotal); }
+            lastCheckpoint = latest.Path;
+        }
+        else if (_store.Latest() is not null)
+            throw new TrainingException($"{run} already has checkpoints: pass --resume to continue it, or choose a new --out");
+
+        var metrics = new MetricsLog(Path.Combine(run, "metrics.jsonl"), step);
+        var pending = new List<PendingStep>();
+        var clock = Stopwatch.StartNew();
+        double windowStart = 0;
+        int startStep = step, lastSaved = _o.Resume ? step : -1;
+        double firstLoss = double.NaN, lastLoss = double.NaN;
+        long tokensSeen = 0;
+        bool interrupted = false;
+
+        void Flush()
+        {
+            if (pending.Count == 0) return;
+            double now = clock.Elapsed.TotalSeconds, dt = Math.Max(1e-9, now - windowStart);
+            windowStart = now;
+            using var scope = NewDisposeScope();
+            var loss = stack(pending.Select(p => p.Loss).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var norm = stack(pending.Select(p => p.Norm).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            var apply = stack(pending.Select(p => p.Apply).ToArray()).cpu().data<float>().ToArray();
+            var pad = stack(pending.Select(p => p.Padding).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
+            long positions = pending.Sum(p => p.Positions);
+            int images = pending.Sum(p => p.Images);
+            double flops = pending.Sum(p => p.Flops);
+            double? mfu = _cfg.PeakFlops > 0 ? flops / dt / _cfg.PeakFlops : null;
+            var lines = pending.Select((p, i) => new StepMetrics(p.Step, loss[i], p.Lr, norm[i], apply[i] == 0,
+                positions / dt, images / dt, pad[i], mfu, elapsedBefore + now, _cfg.MaxSteps)).ToList();
+            metrics.Append(lines);
+            foreach (var l in lines.Where(l => !l.Skipped))
+            {
+                if (double.IsNaN(firstLoss)) firstLoss = l.Loss;
+                lastLoss = l.Loss;
+            }
+            foreach (var p in pending) p.Dispose();
+            pending.Clear();
+            _o.OnLog?.Invoke(lines);
+            int row = (int)inRow.item<float>();
+            if (row >= _cfg.MaxNonFiniteInRow)
+                throw new TrainingException($"aborting at step {lines[^1].Step}: {row} optimiser steps in a row had a NaN/Inf loss or gradient " +
+                    $"(max_nonfinite_in_row = {_cfg.MaxNonFiniteInRow}); the weights were not updated by them. Lower learning_rate or check the data, then --resume from the last checkpoint.");
+        }
+
+        string Save()
+        {
+            using var scope = NewDisposeScope();
+            return lastCheckpoint = _store.Save(step, dir => SaveCheckpoint(dir, step, masters, optimizer, inRow, skipped, elapsedBefore + clock.Elapsed.TotalSeconds));
+        }
+
+        while (step < _cfg.MaxSteps)
+        {
+            if ((_o.StopAt is int stopAt && step >= stopAt) || _o.Cancellation.IsCancellationRequested) { interrupted = true; break; }
+            var p = RunStep(step, accum, masters, optimizer, schedule, inRow, skipped);
+            tokensSeen += p.Positions;
+            pending.Add(p);
+            step++;
+            if (step % Math.Max(1, _cfg.LogEvery) == 0 || step == _cfg.MaxSteps) Flush();
+            if (step % Math.Max(1, _cfg.CheckpointEvery) == 0 && step < _cfg.MaxSteps) { Flush(); Save(); lastSaved = step; }
+        }
+        Flush();
+        if (lastSaved != step) Save();
+        string? finalDir = null;
+        if (!interrupted)
+        {
+            finalDir = Path.Combine(run, "final");
+            using var scope = NewDisposeScope();
+            WriteFinal(finalDir, step, masters);
+        }
+        var all = File.Exists(Path.Combine(run, "metrics.jsonl")) ? MetricsLog.Read(Path.Combine(run, "metrics.jsonl")) : [];
+        if (all.Count > 0) LossCurvePlot.Save(all, Path.Combine(run, "loss.png"), $"{_cfg.Stage} loss");
+        if (all.Count > 0 && double.IsNaN(firstLoss)) firstLoss = all.First(m => !m.Skipped).Loss;
+        int skippedTotal = (int)skipped.item<float>();
+        return new TrainingResult(step, startStep, !interrupted, interrupted, skippedTotal, firstLoss, lastLoss,
+            elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen, finalDir, lastCheckpoint);
+    }
+
+    PendingStep RunStep(int step, int accum, MasterWeights masters, MaskedAdamW optimizer, WarmupCosineSchedule schedule, Tensor inRow, Tensor skipped)
+    {
+        var device = _o.Device;
+        long microSequences = 0;
+        try
+        {
+            using var scope = NewDisposeScope();
+            var batches = new List<VlmBatch>(accum);
+            for (int k = 0; k < accum; k++)
+            {
+                var b = _data.Next();
+                batches.Add(new VlmBatch { InputIds = b.InputIds.to(device), Labels = b.Labels.to(device), PixelValues = b.PixelValues?.to(device) });
+            }
+            microSequences = batches[0].InputIds.shape[0];
+            var padding = zeros(1, dtype: ScalarType.Float32, device: device).squeeze();
+            long positions = 0;
+            int images = 0;
+            int vt = _model.VisualTokensPerImage;
+            foreach (var b in batches)
+            {
+                padding.add_(TrailingPadding(b.Labels));
+                int n = b.PixelValues is null ? 0 : (int)b.PixelValues.shape[0];
+                images += n;
+                positions += b.InputIds.numel() + (long)n * (vt - 1);
+            }
+            var (lossSum, denom) = GradientAccumulation.Run(_model, masters, batches, _o.Collective);
+            var grads = masters.Grads();
+            var (norm, apply) = GradientClipping.ClipAndCheck(grads, _cfg.GradClipNorm, lossSum);
+            double lr = schedule.LearningRate(step);
+            optimizer.Step(grads, lr, apply);
+            masters.CopyToModel();
+            masters.ZeroGrads();
+            using (no_grad())
+            {
+                var missed = 1.0 - apply;
+                inRow.add_(1).mul_(apply.neg().add(1));
+                skipped.add_(missed);
+            }
+            long rows = batches.Sum(b => b.InputIds.shape[0]);
+            double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision) * _o.Collective.WorldSize;
+            return new PendingStep
+            {
+                Step = step, Lr = lr, Positions = positions * _o.Collective.WorldSize, Images = images * _o.Collective.WorldSize, Flops = flops,
+                Loss = (lossSum / denom).DetachFromDisposeScope(),
+                Norm = norm.DetachFromDisposeScope(),
+                Apply = apply.DetachFromDisposeScope(),
+                Padding = (padding / positions).DetachFromDisposeScope(),
+            };
+        }
+        catch (Exception e) when (IsOutOfMemory(e))
+        {
+            throw new TrainingException($"out of memory at step {step} with micro_batch_sequences = {microSequences} and activation_checkpointing = " +
+                $"{_cfg.ActivationCheckpointing.ToString().ToLowerInvariant()}: lower the micro-batch (--set micro_batch_sequences=N; the global batch is kept by more accumulation)" +
+                (_cfg.ActivationCheckpointing ? "." : " or turn on --set activation_checkpointing=true."), e);
+        }
+    }
+
+    static bool IsOutOfMemory(Exception e) =>
+        e is OutOfMemoryException || (e is ExternalException or InvalidOperationException && e.Message.Contains("out of memory", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Positions after the last target token of each row (the right padding), summed.</summary>
+    static Tensor TrailingPadding(Tensor labels)
+    {
+        long len = labels.shape[1];
+        var idx = arange(1, len + 1, dtype: ScalarType.Int64, device: labels.device);
+        var lastTarget = (labels.ne(VlmBatch.IgnoreIndex).to(ScalarType.Int64) * idx).amax([1]);
+        return (len - lastTarget).sum().to(ScalarType.Float32);
+    }
+
+    IEnumerable<ModelComponent> SavedComponents() =>
+        Enum.GetValues<ModelComponent>().Where(c => _trained.Contains(c) || _o.SaveFrozenComponents);
+
+    /// <summary>Weights of one component under their HF names: fp32 masters for trained ones, model weights for frozen ones.</summary>
+    IEnumerable<(string Name, Tensor Tensor)> ComponentWeights(ModelComponent c, MasterWeights masters)
+    {
+        var master = masters.Entries.ToDictionary(e => e.Key, e => e.Master);
+        foreach (var p in _model.Parameters().Where(p => p.Component == c))
+            yield return (p.Name, master.TryGetValue(p.Key, out var m) ? m : p.Parameter);
+    }
+
+    static string FileOf(ModelComponent c) => $"{c.ToString().ToLowerInvariant()}.safetensors";
+
+    void SaveCheckpoint(string dir, int step, MasterWeights masters, MaskedAdamW optimizer, Tensor inRow, Tensor skipped, double elapsed)
+    {
+        foreach (var c in SavedComponents())
+            SafetensorsWriter.Write(Path.Combine(dir, FileOf(c)), ComponentWeights(c, masters));
+        SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"), optimizer.StateTensors());
+        File.WriteAllText(Path.Combine(dir, "config.json"), _cfg.ToJson());
+        using var rng = get_rng_state();
+        new TrainerState
+        {
+            Step = step,
+            DataPosition = _data.SavePosition(),
+            CpuRngState = rng.bytes.ToArray(),
+            NonFiniteInRow = (int)inRow.item<float>(),
+            NonFiniteSkippedTotal = (int)skipped.item<float>(),
+            ElapsedSeconds = elapsed,
+        }.Save(dir);
+    }
+
+    TrainerState LoadCheckpoint(string dir, MasterWeights masters, MaskedAdamW optimizer)
+    {
+        var state = TrainerState.Load(dir);
+        var master = masters.Entries.ToDictionary(e => e.Key, e => e.Master);
+        using (no_grad())
+        {
+            foreach (var c in SavedComponents())
+            {
+                string path = Path.Combine(dir, FileOf(c));
+                if (!File.Exists(path)) throw new TrainingException($"{dir}: checkpoint lacks {FileOf(c)}");
+                using var file = SafetensorsFile.Open(path);
+                foreach (var p in _model.Parameters().Where(p => p.Component == c))
+                {
+                    if (!file.Contains(p.Name)) throw new TrainingException($"{path}: no tensor '{p.Name}'");
+                    using var t = SafetensorsTensors.Read(file, p.Name);
+                    var target = master.TryGetValue(p.Key, out var m) ? m : p.Parameter;
+                    if (!t.shape.SequenceEqual(target.shape)) throw new TrainingException($"{path}: '{p.Name}' has shape [{string.Join(",", t.shape)}], model has [{string.Join(",", target.shape)}]");
+                    target.copy_(t);
+                }
+            }
+            using var opt = SafetensorsFile.Open(Path.Combine(dir, "optimizer.safetensors"));
+            optimizer.LoadState(name => opt.Contains(name) ? SafetensorsTensors.Read(opt, name) : null);
+        }
+        masters.CopyToModel();
+        _data.RestorePosition(state.DataPosition);
+        using var rng = tensor(state.CpuRngState);
+        set_rng_state(rng);
+        return state;
+    }
+
+    void WriteFinal(string finalDir, int step, MasterWeights masters)
+    {
+        string tmp = finalDir + ".tmp";
+        if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
+        Directory.CreateDirectory(tmp);
+        foreach (var c in SavedComponents())
+            SafetensorsWriter.Write(Path.Combine(tmp, FileOf(c)), ComponentWeights(c, masters));
+        // HF export: the LLM as a transformers model folder, the projector next to it, and a manifest.
+        string hf = Path.Combine(tmp, "hf");
+        Directory.CreateDirectory(hf);
+        SafetensorsWriter.Write(Path.Combine(hf, "model.safetensors"), ComponentWeights(ModelComponent.Llm, masters),
+            new Dictionary<string, string> { ["format"] = "pt" });
+        SafetensorsWriter.Write(Path.Combine(hf, "projector.safetensors"), ComponentWeights(ModelComponent.Projector, masters),
+            new Dictionary<string, string> { ["format"] = "pt" });
+        if (_model.LlmConfigJson is string cfgJson) File.WriteAllText(Path.Combine(hf, "config.json"), cfgJson);
+        if (_o.TokenizerDirectory is string tokDir)
+            foreach (var f in HfSideFiles.Where(f => File.Exists(Path.Combine(tokDir, f))))
+                File.Copy(Path.Combine(tokDir, f), Path.Combine(hf, f), overwrite: true);
+        var manifest = new JsonObject
+        {
+            ["stage"] = _cfg.Stage.ToString().ToLowerInvariant(),
+            ["steps"] = step,
+            ["llm"] = "model.safetensors",
+            ["projector"] = "projector.safetensors",
+            ["visual_pool_side"] = _cfg.VisualPoolSide,
+            ["visual_tokens_per_image"] = _model.VisualTokensPerImage,
+            ["vision_trained"] = _cfg.TrainVision,
+            ["provenance"] = new JsonObject(_o.Provenance.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
+        };
+        File.WriteAllText(Path.Combine(hf, "manifest.json"), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (Directory.Exists(finalDir)) Directory.Delete(finalDir, true);
+        Directory.Move(tmp, finalDir);
+    }
+
+    static void WriteAtomic(string path, string text)
+    {
+        File.WriteAllText(path + ".tmp", text);
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+}

@@ -1,0 +1,29 @@
+using OpenQwen2VL.Training.Config;
+using OpenQwen2VL.Training.Distributed;
+using OpenQwen2VL.Training.Observability;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Training;
+
+/// <summary>How one stage runs: config, run folder, device, and the run-control flags of `oqvl train`.</summary>
+public sealed class TrainerOptions
+{
+    public required StageConfig Config { get; init; }
+    public required string RunDirectory { get; init; }
+    public Device Device { get; init; } = CPU;
+    /// <summary>End after this many completed steps exactly as an interruption would (checkpoint, no final).</summary>
+    public int? StopAt { get; init; }
+    /// <summary>Continue from the latest checkpoint of the run folder.</summary>
+    public bool Resume { get; init; }
+    public ICollective Collective { get; init; } = new SingleProcessCollective();
+    /// <summary>Also write frozen components (e.g. a randomly initialised preset's vision tower) to checkpoints and final/.</summary>
+    public bool SaveFrozenComponents { get; init; }
+    /// <summary>Called at each log interval with the steps of the window.</summary>
+    public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
+    /// <summary>Cancelled by Ctrl-C / SIGTERM: the current step finishes, a checkpoint is saved, the run returns.</summary>
+    public CancellationToken Cancellation { get; init; }
+    /// <summary>Provenance for final/manifest.json (where the vision tower and LLM came from).</summary>
+    public IReadOnlyDictionary<string, string> Provenance { get; init; } = new Dictionary<string, string>();
+    /// <summary>Folder whose tokenizer files are copied into the HF export (null: none).</summary>
+    public string? TokenizerDirectory { get; init; }
+}

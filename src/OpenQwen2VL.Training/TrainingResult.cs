@@ -1,0 +1,15 @@
+namespace OpenQwen2VL.Training;
+
+/// <summary>How a run ended.</summary>
+public sealed record TrainingResult(
+    int StepsCompleted,
+    int StartStep,
+    bool Finished,
+    bool Interrupted,
+    int NonFiniteSkipped,
+    double FirstLoss,
+    double LastLoss,
+    double ElapsedSeconds,
+    long TokensSeen,
+    string? FinalDirectory,
+    string? LastCheckpoint);

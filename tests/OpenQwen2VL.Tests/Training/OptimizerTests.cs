@@ -1,0 +1,113 @@
+using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Training.Optim;
+using TorchSharp;
+using static TorchSharp.torch;
+
+using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+
+namespace OpenQwen2VL.Tests.Training;
+
+[Collection("Training")]
+public class OptimizerTests
+{
+    [Fact]
+    public void MaskedAdamWMatchesTorchAdamW()
+    {
+        manual_seed(11);
+        var init = new[] { randn(5, 4), randn(4) };
+        var gradsPerStep = Enumerable.Range(0, 6).Select(_ => new[] { randn(5, 4), randn(4) }).ToList();
+        double lr = 1e-2, wd = 0.1;
+
+        var ours = init.Select(t => t.clone()).ToArray();
+        using var opt = new MaskedAdamW(ours.Select((t, i) => ($"p{i}", t, wd)), 0.9, 0.999, 1e-8);
+        using var one = ones(1).squeeze();
+        foreach (var g in gradsPerStep) opt.Step(g.Select(x => x.clone()).ToArray(), lr, one);
+
+        var refs = init.Select(t => new TorchSharp.Modules.Parameter(t.clone())).ToArray();
+        var reference = optim.AdamW(refs, lr, 0.9, 0.999, 1e-8, wd);
+        foreach (var g in gradsPerStep)
+        {
+            for (int i = 0; i < refs.Length; i++) refs[i].grad = g[i].clone();
+            reference.step();
+        }
+        for (int i = 0; i < refs.Length; i++)
+        {
+            double d = (ours[i] - refs[i].detach()).abs().max().item<float>();
+            Assert.True(d <= 1e-6, $"param {i}: max difference {d}");
+        }
+    }
+
+    [Fact]
+    public void MaskedStepLeavesEverythingBitIdentical()
+    {
+        manual_seed(12);
+        var p = randn(3, 3);
+        using var opt = new MaskedAdamW([("p", p, 0.1)], 0.9, 0.999, 1e-8);
+        using var one = ones(1).squeeze();
+        opt.Step([randn(3, 3)], 1e-2, one);
+        var before = p.clone();
+        var m = opt.Slots[0].ExpAvg.clone();
+        var v = opt.Slots[0].ExpAvgSq.clone();
+        using var zero = zeros(1).squeeze();
+        opt.Step([zeros(3, 3)], 1e-2, zero);
+        Assert.True(BitEqual(before, p));
+        Assert.True(BitEqual(m, opt.Slots[0].ExpAvg));
+        Assert.True(BitEqual(v, opt.Slots[0].ExpAvgSq));
+        Assert.Equal(1f, opt.StepCount.item<float>());
+    }
+
+    [Fact]
+    public void WeightDecayGroupsExcludeBiasesAndOneDimensionalTensors()
+    {
+        using var model = new StandInVlm();
+        var groups = ParameterGroup.DecayAndNoDecay(model.Parameters(), 0.01);
+        var decay = groups.Single(g => g.Name == "decay");
+        var none = groups.Single(g => g.Name == "no_decay");
+        Assert.Equal(0.01, decay.WeightDecay);
+        Assert.Equal(0.0, none.WeightDecay);
+        Assert.All(decay.Parameters, p => Assert.True(p.Parameter.dim() >= 2 && !p.Name.EndsWith(".bias")));
+        Assert.All(none.Parameters, p => Assert.True(p.Parameter.dim() == 1 || p.Name.EndsWith(".bias")));
+        Assert.Contains(none.Parameters, p => p.Name == "norm");
+        Assert.Contains(none.Parameters, p => p.Name == "head.bias");
+        Assert.Contains(decay.Parameters, p => p.Name == "embed.weight");
+        Assert.Equal(model.Parameters().Count, decay.Parameters.Count + none.Parameters.Count);
+
+        // Behaviour: with zero gradients only the decayed group shrinks, by exactly (1 - lr * wd).
+        var w = ones(2, 2);
+        var b = ones(2);
+        using var opt = new MaskedAdamW([("w", w, 0.5), ("b", b, 0.0)], 0.9, 0.999, 1e-8);
+        using var one = ones(1).squeeze();
+        opt.Step([zeros(2, 2), zeros(2)], 0.1, one);
+        Assert.All(w.data<float>().ToArray(), x => Assert.Equal(1f - 0.1f * 0.5f, x, 6));
+        Assert.All(b.data<float>().ToArray(), x => Assert.Equal(1f, x));
+    }
+
+    [Fact]
+    public void WarmupThenCosineAtChosenSteps()
+    {
+        var s = new WarmupCosineSchedule(5e-5, totalSteps: 1000, warmupRatio: 0.03);
+        Assert.Equal(30, s.WarmupSteps);
+        Assert.Equal(0.0, s.LearningRate(0));
+        Assert.Equal(5e-5 * 15 / 30, s.LearningRate(15), 12);
+        Assert.Equal(5e-5, s.LearningRate(30), 12);                 // peak at the end of warm-up
+        Assert.Equal(2.5e-5, s.LearningRate(30 + 970 / 2), 12);      // half-way through the cosine
+        Assert.Equal(0.0, s.LearningRate(1000), 12);
+        for (int i = 31; i < 1000; i++) Assert.True(s.LearningRate(i) < s.LearningRate(i - 1));
+    }
+
+    [Fact]
+    public void ClippingScalesToMaxNormAndFlagsNonFinite()
+    {
+        var g = new[] { full(4, 3.0f), full(4, 4.0f) };   // norm = sqrt(4*9 + 4*16) = 10
+        using var loss = ones(1).squeeze();
+        var (norm, apply) = GradientClipping.ClipAndCheck(g, 1.0, loss);
+        Assert.Equal(10f, norm.item<float>(), 4);
+        Assert.Equal(1f, apply.item<float>());
+        Assert.Equal(1.0, cat(g).norm().item<float>(), 4);
+
+        var bad = new[] { tensor(new[] { 1f, float.NaN }) };
+        var (_, apply2) = GradientClipping.ClipAndCheck(bad, 1.0, loss);
+        Assert.Equal(0f, apply2.item<float>());
+        Assert.All(bad[0].data<float>().ToArray(), x => Assert.Equal(0f, x));
+    }
+}
