@@ -7,6 +7,7 @@ using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Checkpointing;
 using OpenQwen2VL.Training.Checkpoints;
+using SafetensorsWriter = OpenQwen2VL.Training.Checkpoints.SafetensorsWriter;
 using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;
 using OpenQwen2VL.Training.Model;
