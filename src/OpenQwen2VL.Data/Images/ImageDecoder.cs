@@ -46,14 +46,15 @@ public static class ImageDecoder
 
                 var info = codec.Info;
                 if (Math.Min(info.Width, info.Height) < limits.MinSide) { skipReason = ImageSkipReasons.TooSmall; return false; }
-                if ((long)info.Width * info.Height > limits.MaxPixels) { skipReason = ImageSkipReasons.TooManyPixels; return false; }
+                if ((long)info.Width * info.Height > limits.MaxPixels || 4L * info.Width * info.Height > Array.MaxLength)
+                { skipReason = ImageSkipReasons.TooManyPixels; return false; }
 
                 // Skia has no packed 3-byte RGB target: decode to unpremultiplied RGBA, then composite alpha over white.
                 // ColorSpace null = no colour-space conversion (PIL ignores ICC profiles too).
                 bool opaque = info.AlphaType == SKAlphaType.Opaque;
                 var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888,
                     opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
-                int length = checked(4 * info.Width * info.Height);
+                int length = 4 * info.Width * info.Height;
                 if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
                 SKCodecResult result;
                 fixed (byte* dst = buffer)

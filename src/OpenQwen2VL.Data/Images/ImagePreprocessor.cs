@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using System.Text.Json;
 
 namespace OpenQwen2VL.Data.Images;
@@ -127,6 +129,34 @@ public sealed class ImagePreprocessor
         for (int i = 0; i < images.Count; i++) Preprocess(images[i], destination.Slice(i * OutputLength, OutputLength));
     }
 
+    /// <summary>
+    /// 8 RGBx pixels at a time: each pixel is one int lane, channels are masked out, converted and normalised with
+    /// the same float32 operations as the table (v / 255 - mean) / std, so results are identical. Returns pixels done.
+    /// </summary>
+    private int NormalizeRgbxVectorized(byte[] rgbx, int n, Span<float> destination)
+    {
+        var pixels = MemoryMarshal.Cast<byte, int>(rgbx.AsSpan(0, 4 * n));
+        var red = destination[..n];
+        var green = destination.Slice(n, n);
+        var blue = destination.Slice(2 * n, n);
+        var mask = Vector256.Create(0xFF);
+        var v255 = Vector256.Create(255f);
+        Vector256<float> m0 = Vector256.Create(_mean[0]), m1 = Vector256.Create(_mean[1]), m2 = Vector256.Create(_mean[2]);
+        Vector256<float> s0 = Vector256.Create(_std[0]), s1 = Vector256.Create(_std[1]), s2 = Vector256.Create(_std[2]);
+        int i = 0;
+        for (; i + 8 <= n; i += 8)
+        {
+            var px = Vector256.Create<int>(pixels.Slice(i, 8));
+            var r = Vector256.ConvertToSingle(px & mask);
+            var g = Vector256.ConvertToSingle(Vector256.ShiftRightLogical(px, 8) & mask);
+            var b = Vector256.ConvertToSingle(Vector256.ShiftRightLogical(px, 16) & mask);
+            ((r / v255 - m0) / s0).CopyTo(red.Slice(i, 8));
+            ((g / v255 - m1) / s1).CopyTo(green.Slice(i, 8));
+            ((b / v255 - m2) / s2).CopyTo(blue.Slice(i, 8));
+        }
+        return i;
+    }
+
     private void CheckDestination(Span<float> destination, int images)
     {
         if (destination.Length < (long)images * OutputLength)
@@ -138,11 +168,12 @@ public sealed class ImagePreprocessor
         int n = Size * Size;
         byte[] resized = t_resized is { } r && r.Length >= channels * n ? r : new byte[4 * n];
         BicubicResampler.Resize(pixels, w, h, channels, resized, Size, Size);
+        int i = channels == 4 && Vector256.IsHardwareAccelerated ? NormalizeRgbxVectorized(resized, n, destination) : 0;
         var red = destination[..n];
         var green = destination.Slice(n, n);
         var blue = destination.Slice(2 * n, n);
         float[] lr = _lut[0], lg = _lut[1], lb = _lut[2];
-        for (int i = 0, p = 0; i < n; i++, p += channels)
+        for (int p = channels * i; i < n; i++, p += channels)
         {
             red[i] = lr[resized[p]];
             green[i] = lg[resized[p + 1]];

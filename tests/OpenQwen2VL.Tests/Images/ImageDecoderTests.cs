@@ -133,6 +133,8 @@ public class ImageDecoderTests
         Assert.Equal((50_000, 40_000), (w, h));
         Assert.Equal(ImageSkipReasons.TooManyPixels, Skip(bomb));
         Assert.Equal(ImageSkipReasons.TooManyPixels, Skip(png, new ImageLimits(MaxPixels: 15)));
+        // Even with the cap lifted, a bomb that no buffer could hold is a counted skip, not an exception.
+        Assert.Equal(ImageSkipReasons.TooManyPixels, Skip(bomb, new ImageLimits(MaxPixels: long.MaxValue)));
     }
 
     [Fact]
