@@ -197,7 +197,8 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
             imageCount += e.Images.Length;
         }
         int per = preprocessor.OutputLength;
-        var pixels = new float[(long)imageCount * per];
+        // Every slot is written (or cleared on failure) below, so skip the runtime's zeroing of ~14 MB per batch.
+        var pixels = GC.AllocateUninitializedArray<float>(imageCount * per);
         int k = 0, failed = 0;
         foreach (var e in examples)
             foreach (var img in e.Images)
