@@ -29,6 +29,7 @@ public sealed class LoaderBenchmark : IBenchmark
             double avgKb = images.Average(i => i.Length) / 1024.0;
 
             var dest = new float[pre.OutputLength];
+            foreach (var img in images.Take(8)) pre.TryPreprocess(img, ImageLimits.Default, dest, out _); // warm-up
             var (_, wall0, cpu0) = BenchTiming.Measure(() =>
             {
                 foreach (var img in images) pre.TryPreprocess(img, ImageLimits.Default, dest, out _);

@@ -16,6 +16,11 @@ public sealed record LoaderState
     [JsonPropertyName("rank")] public int Rank { get; init; }
     [JsonPropertyName("world_size")] public int WorldSize { get; init; } = 1;
     [JsonPropertyName("batches")] public long Batches { get; init; }
+    /// <summary>
+    /// Examples per shard of this rank's shard list (in spec order), -1 where not read yet. Lets a resume
+    /// step over whole shards before the current shuffle window without reading them again.
+    /// </summary>
+    [JsonPropertyName("shard_counts")] public int[]? ShardCounts { get; init; }
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static LoaderState FromJson(string json) =>

@@ -34,8 +34,32 @@ public class BatchLoaderTests
             var saved = LoaderState.FromJson(all[cut].StateAfter.ToJson());
             var resumed = CaptionLoader(shards, o with { Threads = 1 }).Batches(saved).ToList();
             Assert.Equal(all.Skip(cut + 1).Select(Signature), resumed.Select(Signature));
-            Assert.Equal(all.Skip(cut + 1).Select(b => b.StateAfter), resumed.Select(b => b.StateAfter));
+            Assert.Equal(all.Skip(cut + 1).Select(b => b.StateAfter.ToJson()), resumed.Select(b => b.StateAfter.ToJson()));
         }
+    }
+
+    private sealed class CountingSource(IExampleSource inner) : IExampleSource
+    {
+        public int ShardsOpened;
+        public IEnumerable<LoaderExample> ReadShard(string shardPath, SkipStats stats)
+        {
+            Interlocked.Increment(ref ShardsOpened);
+            return inner.ReadShard(shardPath, stats);
+        }
+    }
+
+    [Fact]
+    public void ResumeStepsOverShardsBeforeTheCurrentWindowWithoutReadingThem()
+    {
+        using var tmp = new TempDir();
+        var shards = SyntheticCaptionShards.Write(tmp.Path, 6, 4, imageSide: 16);
+        var o = new LoaderOptions { BatchSize = 2, Threads = 1, Prefetch = 1, Seed = 8, ShuffleWindow = 4 };
+        var all = CaptionLoader(shards, o).Batches().ToList();
+        Assert.Equal(12, all.Count);
+        var counting = new CountingSource(new CaptionShardSource(new CaptionSampleBuilder(Tokenizer.Value, 16)));
+        var resumed = new BatchLoader(shards, counting, Pre, o).Batches(all[9].StateAfter).ToList();
+        Assert.Equal(all.Skip(10).Select(Signature), resumed.Select(Signature));
+        Assert.True(counting.ShardsOpened <= 2, $"opened {counting.ShardsOpened} shards to resume at example 20 of 24");
     }
 
     [Fact]
