@@ -22,6 +22,8 @@ public sealed class ModelBenchmark : IBenchmark
         vlm.eval();
         var lm = vlm.Llm;
         int reps = quick ? 3 : 10;
+        // Intra-op threads matter a lot for tiny ops on a shared machine (OMP_NUM_THREADS sets them).
+        yield return new BenchRow("torch intra-op threads", "setting", get_num_threads(), "threads");
         long batch = 4, seq = quick ? 128 : 512;
 
         using (var ids = randint(0, vocab, [batch, seq], dtype: ScalarType.Int64))
@@ -48,8 +50,9 @@ public sealed class ModelBenchmark : IBenchmark
 
         int prompt = 32, newTokens = quick ? 32 : 128;
         using var promptIds = randint(0, vocab, [1, prompt], dtype: ScalarType.Int64);
-        double full = Time(1, () => GreedyDecoding.FromIds(lm, promptIds, newTokens, useCache: false));
-        double cached = Time(1, () => GreedyDecoding.FromIds(lm, promptIds, newTokens, useCache: true));
+        int genReps = quick ? 1 : 3;
+        double full = Time(genReps, () => GreedyDecoding.FromIds(lm, promptIds, newTokens, useCache: false));
+        double cached = Time(genReps, () => GreedyDecoding.FromIds(lm, promptIds, newTokens, useCache: true));
         yield return new BenchRow($"greedy {newTokens} tokens after {prompt}, no cache", "throughput", newTokens / full, "tokens/s");
         yield return new BenchRow($"greedy {newTokens} tokens after {prompt}, KV cache", "throughput", newTokens / cached, "tokens/s", "no cache", full / cached);
     }
