@@ -44,8 +44,8 @@ public sealed class Qwen2Model : nn.Module
         using var scope = NewDisposeScope();
         long b = inputsEmbeds.shape[0], l = inputsEmbeds.shape[1];
         long start = positionOffset ?? cache?.Length ?? 0;
-        var positions = arange(start, start + l, dtype: ScalarType.Int64, device: inputsEmbeds.device).unsqueeze(0).expand(b, l);
-        var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+        var device = inputsEmbeds.device;
+        var (cos, sin) = RotaryFor(b, l, start, device);
 
         var h = inputsEmbeds;
         for (int i = 0; i < layers.Count; i++)
@@ -53,10 +53,27 @@ public sealed class Qwen2Model : nn.Module
             var layer = layers[i];
             int index = i;
             if (LayerCheckpoint is { } checkpoint && cache is null)
-                h = checkpoint(x => layer.Forward(x, cos, sin, null, index), h);
+            {
+                // The closure may be re-run during backward, after this scope has freed cos/sin: it
+                // captures only plain values and rebuilds its rotary tables.
+                h = checkpoint(x =>
+                {
+                    using var inner = NewDisposeScope();
+                    var (c, s) = RotaryFor(b, l, start, device);
+                    return layer.Forward(x, c, s, null, index).MoveToOuterDisposeScope();
+                }, h);
+            }
             else
                 h = layer.Forward(h, cos, sin, cache, index);
         }
         return norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    private (Tensor Cos, Tensor Sin) RotaryFor(long batch, long length, long start, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
+        var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }
 }

@@ -9,6 +9,9 @@ public sealed record VlmConfig(SiglipVisionConfig Vision, Qwen2Config Llm, int P
     /// <summary>Image token id in <see cref="VlmBatch.InputIds"/>.</summary>
     public const long ImageMarker = VlmBatch.ImageMarker;
 
+    /// <summary>Positions one image occupies in the spliced sequence.</summary>
+    public int TokensPerImage => PoolSide * PoolSide;
+
     /// <summary>
     /// A tiny random-init preset for tests, smoke runs and benchmarks (same architecture, small sizes):
     /// 56-px images in 7-px patches (8x8 grid) pooled to 4x4, a 2-layer GQA LM.

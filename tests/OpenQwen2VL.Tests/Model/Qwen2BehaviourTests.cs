@@ -56,20 +56,33 @@ public sealed class Qwen2BehaviourTests : IDisposable
     }
 
     [Fact]
-    public void LayerCheckpointSeamWrapsEveryLayerAndKeepsResult()
+    public void LayerCheckpointSeamWrapsEveryLayerAndCanRecomputeLater()
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = ref_["input_ids"];
         var plain = lm.forward(ids);
-        int calls = 0;
-        lm.Decoder.LayerCheckpoint = (layer, h) => { calls++; return layer(h); };
+        var calls = new List<(Func<Tensor, Tensor> Layer, Tensor Input, Tensor Output)>();
+        lm.Decoder.LayerCheckpoint = (layer, h) =>
+        {
+            var y = layer(h);
+            // Kept beyond the forward's dispose scope, as a trainer keeps a checkpointed layer's input.
+            calls.Add((layer, h.clone().DetachFromDisposeScope(), y.clone().DetachFromDisposeScope()));
+            return y;
+        };
         try
         {
             TensorAssert.Close(plain, lm.forward(ids), 0, "checkpointed logits");
-            Assert.Equal(lm.Config.NumHiddenLayers, calls);
+            Assert.Equal(lm.Config.NumHiddenLayers, calls.Count);
+            // A trainer re-runs a layer in backward, after the forward's scope has ended.
+            foreach (var (layer, input, output) in calls)
+                TensorAssert.Close(output, layer(input), 0, "recomputed layer");
         }
-        finally { lm.Decoder.LayerCheckpoint = null; }
+        finally
+        {
+            lm.Decoder.LayerCheckpoint = null;
+            foreach (var (_, input, output) in calls) { input.Dispose(); output.Dispose(); }
+        }
     }
 
     [Fact]

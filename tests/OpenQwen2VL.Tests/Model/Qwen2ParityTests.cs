@@ -42,6 +42,9 @@ public sealed class Qwen2ParityTests : IDisposable
         using var logits = lm.forward(ref_["input_ids"]);
         using var loss = CausalLmLoss.Compute(logits, ref_["labels"]);
         TensorAssert.Close(ref_["loss"].item<float>(), loss.item<float>(), 1e-4, "loss");
+        var (sum, count) = CausalLmLoss.Sum(logits, ref_["labels"]);
+        TensorAssert.Close(ref_["loss"].item<float>(), sum.item<float>() / count.item<long>(), 1e-4, "summed loss / targets");
+        sum.Dispose(); count.Dispose();
     }
 
     [Theory]

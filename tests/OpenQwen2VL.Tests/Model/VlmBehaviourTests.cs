@@ -1,5 +1,6 @@
 using OpenQwen2VL.Model.Projector;
 using OpenQwen2VL.Model.Vlm;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Model;
@@ -111,5 +112,22 @@ public sealed class VlmBehaviourTests : IDisposable
         Assert.Equal(free, vlm.Generate(prompt, pixels, 6, useCache: true));
         var stopped = vlm.Generate(prompt, pixels, 6, [free[1]]);
         Assert.Equal(free.Take(Array.IndexOf(free, free[1]) + 1), stopped);
+    }
+
+    [Fact]
+    public void BFloat16ModelRunsAndStaysCloseToFloat32()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(new long[] { 3, VlmBatch.ImageMarker, 4, 5, 6 }).unsqueeze(0);
+        var pixels = RandomImages(1);
+        using var batch = new VlmBatch { InputIds = ids, Labels = ids.clone().masked_fill(ids.lt(0), -100), PixelValues = pixels };
+        var loss32 = vlm.forward(batch).Loss.item<float>();
+        using var half = VisionLanguageModel.CreateRandom(vlm.Config, seed: 7);
+        half.to(ScalarType.BFloat16);
+        var output = half.forward(batch);
+        Assert.Equal(ScalarType.BFloat16, output.Logits.dtype);
+        Assert.Equal(ScalarType.Float32, output.Loss.dtype);
+        Assert.InRange(output.Loss.item<float>(), loss32 - 0.05, loss32 + 0.05);
     }
 }
