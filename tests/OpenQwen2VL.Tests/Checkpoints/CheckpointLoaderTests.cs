@@ -205,4 +205,23 @@ public sealed class CheckpointLoaderTests : IDisposable
         using var reference = State(src)["model.embed_tokens.weight"].to(ScalarType.BFloat16).to(ScalarType.Float32);
         Assert.Equal(Bytes(reference), Bytes(expected));
     }
+
+    [Fact]
+    public void SavingAndLoadingLeaveNoLiveTensors()
+    {
+        using var src = Random(TinyLm, 10);
+        using var dst = Create(TinyLm);
+        var path = Path.Combine(_dir, "leak.safetensors");
+        void Round()
+        {
+            SafetensorsExport.Save(src, path, ScalarType.BFloat16);
+            CheckpointLoader.LoadInto(dst, path, ScalarType.Float32, CPU);
+            using var ck = SafetensorsCheckpoint.Open(path);
+            CheckpointLoader.LoadInto(dst, new SafetensorsCheckpointTensors(ck, chunkBytes: 24), ScalarType.Float32, CPU);
+        }
+        Round();
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) Round();
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }
