@@ -122,13 +122,17 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// stays in the page cache and is faulted back in if read again). A loader calls it after copying a
     /// tensor out, so mapped file pages do not add up to a second full copy of the checkpoint in RSS.
     /// </summary>
-    public void ReleasePages(SafetensorsEntry e)
+    public void ReleasePages(SafetensorsEntry e) => ReleasePages(e, 0, e.ByteLength);
+
+    /// <summary>Releases the mapped pages of bytes [start, start + length) of the tensor (see the overload above).</summary>
+    public void ReleasePages(SafetensorsEntry e, long start, long length)
     {
-        if (!OperatingSystem.IsLinux() || e.ByteLength == 0) return;
+        if (!OperatingSystem.IsLinux() || length <= 0) return;
+        if (start < 0 || start + length > e.ByteLength) throw new ArgumentOutOfRangeException(nameof(length));
         long page = Environment.SystemPageSize;
-        long start = (long)(_base + e.Offset) / page * page;
-        long end = (long)(_base + e.Offset + e.ByteLength);
-        _ = NativeMethods.madvise((nint)start, (nuint)(end - start), NativeMethods.MADV_DONTNEED);
+        long from = (long)(_base + e.Offset + start) / page * page;
+        long end = (long)(_base + e.Offset + start + length);
+        _ = NativeMethods.madvise((nint)from, (nuint)(end - from), NativeMethods.MADV_DONTNEED);
     }
 
     private static class NativeMethods

@@ -15,9 +15,9 @@ public static class SafetensorsWriter
     public static readonly IReadOnlyDictionary<string, string> PtMetadata = new Dictionary<string, string> { ["format"] = "pt" };
 
     /// <summary>
-    /// Writes the tensors atomically (temp file + rename). Tensors are ordered by element size (largest
-    /// first) then name, as the reference implementation does, so every tensor's data starts at an
-    /// offset aligned to its element size and can be viewed in place after mapping the file.
+    /// Writes the tensors atomically (temp file + rename). Tensors are ordered as the reference implementation
+    /// orders them (dtype, larger elements first, then name), so every tensor's data starts at an offset aligned
+    /// to its element size and can be viewed in place after mapping the file.
     /// </summary>
     /// <returns>the number of data bytes written (sum of the tensors' sizes)</returns>
     public static long Write(string path, IEnumerable<SafetensorsTensorSource> tensors, IReadOnlyDictionary<string, string>? metadata = null)
@@ -44,7 +44,7 @@ public static class SafetensorsWriter
         return total;
     }
 
-    /// <summary>Sorted, de-duplicated list in file order (element size descending, then ordinal name).</summary>
+    /// <summary>The tensors in file order (reference dtype order, then ordinal name); duplicate names are an error.</summary>
     public static List<SafetensorsTensorSource> Order(IEnumerable<SafetensorsTensorSource> tensors)
     {
         var list = tensors.ToList();
@@ -55,8 +55,18 @@ public static class SafetensorsWriter
             if (t.Name == "__metadata__") throw new ArgumentException("'__metadata__' is reserved");
             if (t.Shape.Any(d => d < 0)) throw new ArgumentException($"tensor {t.Name}: negative dimension");
         }
-        return list.OrderByDescending(t => SafetensorsEntry.ElementSize(t.DType))
+        return list.OrderByDescending(t => DTypeRank(t.DType))
                    .ThenBy(t => t.Name, StringComparer.Ordinal).ToList();
+    }
+
+    // The safetensors reference orders data by its dtype enum, descending, then by name; element sizes never
+    // increase along it, so each tensor stays aligned. Following it exactly makes our files byte-identical to HF's.
+    private static readonly string[] DTypeOrder = ["BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32", "F64", "I64", "U64"];
+
+    private static int DTypeRank(string dtype)
+    {
+        int r = Array.IndexOf(DTypeOrder, dtype);
+        return r >= 0 ? r : throw new ArgumentException($"unsupported safetensors dtype {dtype}");
     }
 
     /// <summary>The JSON header bytes including the trailing space padding (length is a multiple of 8).</summary>
@@ -70,7 +80,7 @@ public static class SafetensorsWriter
             if (metadata.Count > 0)
             {
                 w.WriteStartObject("__metadata__");
-                foreach (var (k, v) in metadata.OrderBy(kv => kv.Key, StringComparer.Ordinal)) w.WriteString(k, v);
+                foreach (var (k, v) in metadata) w.WriteString(k, v); // caller's order (HF keeps no particular one)
                 w.WriteEndObject();
             }
             long offset = 0;

@@ -184,4 +184,44 @@ public sealed class CheckpointLoaderTests : IDisposable
         using var dst2 = Create(noHead);
         Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.LoadInto(dst2, path, ScalarType.Float32, CPU));
     }
+
+    [Theory]
+    [InlineData(ScalarType.BFloat16)]
+    [InlineData(ScalarType.Float32)]
+    public void ChunkedCopiesEqualWholeTensorCopies(ScalarType moduleType)
+    {
+        // Chunks of 24 bytes (not a divisor of the rows) exercise the chunked path the default size only takes for big tensors.
+        using var src = Random(TinyLm, 9);
+        var path = Path.Combine(_dir, "chunks.safetensors");
+        SafetensorsExport.Save(src, path, ScalarType.BFloat16);
+        using var ck = SafetensorsCheckpoint.Open(path);
+        using var whole = Create(TinyLm);
+        using var chunked = Create(TinyLm);
+        CheckpointLoader.LoadInto(whole, new SafetensorsCheckpointTensors(ck), moduleType, CPU);
+        CheckpointLoader.LoadInto(chunked, new SafetensorsCheckpointTensors(ck, chunkBytes: 24), moduleType, CPU);
+        var a = State(whole);
+        foreach (var (name, t) in State(chunked)) Assert.Equal(Bytes(a[name]), Bytes(t));
+        using var expected = a["model.embed_tokens.weight"].to(ScalarType.Float32);
+        using var reference = State(src)["model.embed_tokens.weight"].to(ScalarType.BFloat16).to(ScalarType.Float32);
+        Assert.Equal(Bytes(reference), Bytes(expected));
+    }
+
+    [Fact]
+    public void SavingAndLoadingLeaveNoLiveTensors()
+    {
+        using var src = Random(TinyLm, 10);
+        using var dst = Create(TinyLm);
+        var path = Path.Combine(_dir, "leak.safetensors");
+        void Round()
+        {
+            SafetensorsExport.Save(src, path, ScalarType.BFloat16);
+            CheckpointLoader.LoadInto(dst, path, ScalarType.Float32, CPU);
+            using var ck = SafetensorsCheckpoint.Open(path);
+            CheckpointLoader.LoadInto(dst, new SafetensorsCheckpointTensors(ck, chunkBytes: 24), ScalarType.Float32, CPU);
+        }
+        Round();
+        long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) Round();
+        Assert.Equal(live, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }

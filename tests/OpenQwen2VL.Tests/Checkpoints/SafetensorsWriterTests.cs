@@ -76,11 +76,14 @@ public sealed class SafetensorsWriterTests : IDisposable
         Assert.Equal("__metadata__", props[0].Name);
         Assert.Equal("pt", props[0].Value.GetProperty("format").GetString());
 
-        // Tensors: element size descending then name; offsets back to back from 0 to the end of the file, each aligned.
+        // Tensors: element size never increases, names ascending within a dtype; offsets back to back from 0 to the end of the file, each aligned.
         var entries = props.Skip(1).Select(p => (p.Name, DType: p.Value.GetProperty("dtype").GetString()!,
             Offs: p.Value.GetProperty("data_offsets").EnumerateArray().Select(x => x.GetInt64()).ToArray())).ToList();
-        var expectedOrder = entries.OrderByDescending(e => SafetensorsEntry.ElementSize(e.DType)).ThenBy(e => e.Name, StringComparer.Ordinal).Select(e => e.Name);
-        Assert.Equal(expectedOrder, entries.Select(e => e.Name));
+        for (int i = 1; i < entries.Count; i++)
+        {
+            Assert.True(SafetensorsEntry.ElementSize(entries[i].DType) <= SafetensorsEntry.ElementSize(entries[i - 1].DType));
+            if (entries[i].DType == entries[i - 1].DType) Assert.True(string.CompareOrdinal(entries[i - 1].Name, entries[i].Name) < 0);
+        }
         long expect = 0;
         foreach (var e in entries)
         {
