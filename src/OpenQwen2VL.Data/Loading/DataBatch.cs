@@ -1,0 +1,24 @@
+namespace OpenQwen2VL.Data.Loading;
+
+/// <summary>
+/// A model-ready batch without a tensor library: row-major [B, L] ids and labels (right-padded, -100 in
+/// labels at image markers and padding), and [N, 3, S, S] normalised pixels of all images in order of
+/// appearance. <see cref="StateAfter"/> is the position to save to resume right after this batch.
+/// </summary>
+public sealed class DataBatch
+{
+    public const int IgnoreIndex = -100;
+
+    public required int BatchSize { get; init; }
+    public required int SequenceLength { get; init; }
+    public required long[] InputIds { get; init; }
+    public required long[] Labels { get; init; }
+    public required int ImageCount { get; init; }
+    public required int ImageSize { get; init; }
+    /// <summary>N * 3 * S * S floats; empty when there are no images.</summary>
+    public required float[] Pixels { get; init; }
+    /// <summary>Images that could not be decoded (left as zeros, counted).</summary>
+    public int FailedImages { get; init; }
+    public required string[] ExampleIds { get; init; }
+    public required LoaderState StateAfter { get; init; }
+}

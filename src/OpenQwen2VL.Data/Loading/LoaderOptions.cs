@@ -1,0 +1,26 @@
+using OpenQwen2VL.Data.Images;
+
+namespace OpenQwen2VL.Data.Loading;
+
+/// <summary>Settings of <see cref="BatchLoader"/>.</summary>
+public sealed record LoaderOptions
+{
+    public int BatchSize { get; init; } = 1;
+    /// <summary>Background threads decoding and preprocessing images.</summary>
+    public int Threads { get; init; } = 2;
+    /// <summary>Batches prepared ahead of the consumer (bounds memory).</summary>
+    public int Prefetch { get; init; } = 4;
+    public int Seed { get; init; }
+    /// <summary>Examples shuffled together; 1 turns shuffling within shards off (shard order is still shuffled when <see cref="Shuffle"/>).</summary>
+    public int ShuffleWindow { get; init; } = 1000;
+    public bool Shuffle { get; init; } = true;
+    public int Rank { get; init; }
+    public int WorldSize { get; init; } = 1;
+    /// <summary>Epochs to run; null runs forever.</summary>
+    public int? Epochs { get; init; } = 1;
+    /// <summary>Drop the last incomplete batch of an epoch.</summary>
+    public bool DropLast { get; init; }
+    /// <summary>Padding id (labels are -100 there anyway); Qwen2's &lt;|endoftext|&gt; by default.</summary>
+    public int PadId { get; init; } = 151643;
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
+}

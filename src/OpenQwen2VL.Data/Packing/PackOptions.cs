@@ -1,0 +1,36 @@
+using OpenQwen2VL.Data.Images;
+
+namespace OpenQwen2VL.Data.Packing;
+
+/// <summary>What to do with a sample longer than the capacity.</summary>
+public enum OverCapacityPolicy
+{
+    /// <summary>Skip it (counted as "over_capacity").</summary>
+    Drop,
+    /// <summary>Cut its text so it fits (counted in "truncated_samples"); dropped only if even the image does not fit.</summary>
+    Truncate,
+}
+
+/// <summary>Settings of <see cref="PackPipeline"/>.</summary>
+public sealed record PackOptions
+{
+    /// <summary>Tokens per packed sequence.</summary>
+    public int Capacity { get; init; } = 4096;
+    /// <summary>Visual tokens each image marker expands to (144 in pre-training).</summary>
+    public int VisualTokens { get; init; } = 144;
+    /// <summary>Pack each input shard on its own (the reference's behaviour) instead of globally.</summary>
+    public bool PerShard { get; init; }
+    public OverCapacityPolicy OverCapacity { get; init; } = OverCapacityPolicy.Drop;
+    /// <summary>Seeds the order of packs in the output (FFD itself is deterministic).</summary>
+    public int Seed { get; init; }
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
+    /// <summary>The model's input size: images with a longer short side are re-encoded at this size when that is smaller.</summary>
+    public int ImageSize { get; init; } = 384;
+    public bool Reencode { get; init; } = true;
+    public int JpegQuality { get; init; } = 90;
+    public int PacksPerShard { get; init; } = 256;
+    public int Threads { get; init; } = Environment.ProcessorCount;
+}
+
+/// <summary>Progress of a pack job: samples scanned of shards, then packs written.</summary>
+public readonly record struct PackProgress(string Phase, long Done, long Total, long Samples);

@@ -1,0 +1,167 @@
+using System.Text;
+using System.Text.Json;
+
+namespace OpenQwen2VL.Data.Prompts;
+
+/// <summary>
+/// Reads LLaVA-style SFT annotations (a JSON array, or JSONL) — records with `id`, `image` (a path or a list of
+/// paths under an image root, or none for text-only) and `conversations` of `{from: human|gpt, value}` — and
+/// yields ChatML samples. Streams (a JSON array of millions of records is never loaded whole). Every record is
+/// kept or skipped with a reason in <see cref="SampleStats"/>.
+/// </summary>
+public sealed class LlavaSftReader
+{
+    private readonly ChatMlPromptBuilder _builder;
+    private readonly string _imageRoot;
+    private readonly int? _contextLength;
+    private readonly int _visualTokensPerImage;
+
+    /// <param name="contextLength">cut samples to this estimated length (markers count as the visual tokens); null: no cut</param>
+    public LlavaSftReader(ChatMlPromptBuilder builder, string imageRoot, int? contextLength, int visualTokensPerImage)
+    {
+        if (contextLength is <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength));
+        if (visualTokensPerImage <= 0) throw new ArgumentOutOfRangeException(nameof(visualTokensPerImage));
+        _builder = builder;
+        _imageRoot = imageRoot;
+        _contextLength = contextLength;
+        _visualTokensPerImage = visualTokensPerImage;
+    }
+
+    public IEnumerable<SftSample> Read(string annotationPath, SampleStats stats)
+    {
+        int index = 0;
+        foreach (var (record, parseError) in Records(annotationPath, stats))
+        {
+            if (parseError is not null) { stats.Skip(parseError); index++; continue; }
+            var sample = Convert(record, index++, out string? reason);
+            if (sample is null) stats.Skip(reason!);
+            else
+            {
+                stats.Keep(sample.Truncated);
+                yield return sample;
+            }
+        }
+    }
+
+    private static IEnumerable<(JsonElement Record, string? Error)> Records(string path, SampleStats stats)
+    {
+        using var stream = File.OpenRead(path);
+        int first;
+        do first = stream.ReadByte(); while (first is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF);
+        stream.Position = 0;
+        if (first == '[')
+        {
+            var items = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable().GetEnumerator();
+            while (true)
+            {
+                bool more;
+                try { more = items.MoveNext(); }
+                catch (JsonException)
+                {
+                    // A damaged array cannot be resynchronised: keep what came before, count the damage once.
+                    stats.Skip("malformed_json");
+                    yield break;
+                }
+                if (!more) yield break;
+                yield return (items.Current, null);
+            }
+        }
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        while (reader.ReadLine() is string line)
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            JsonElement record;
+            try { record = JsonSerializer.Deserialize<JsonElement>(line); }
+            catch (JsonException) { record = default; }
+            yield return record.ValueKind == JsonValueKind.Object ? (record, null) : (default, "malformed_json");
+        }
+    }
+
+    private SftSample? Convert(JsonElement record, int index, out string? reason)
+    {
+        reason = null;
+        if (record.ValueKind != JsonValueKind.Object) { reason = "malformed_json"; return null; }
+        string id = record.TryGetProperty("id", out var idEl) && idEl.ValueKind is JsonValueKind.String or JsonValueKind.Number
+            ? idEl.ToString() : $"#{index}";
+
+        var images = new List<string>();
+        if (record.TryGetProperty("image", out var img) && img.ValueKind != JsonValueKind.Null)
+        {
+            if (img.ValueKind == JsonValueKind.String) images.Add(img.GetString()!);
+            else if (img.ValueKind == JsonValueKind.Array && img.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String))
+                images.AddRange(img.EnumerateArray().Select(e => e.GetString()!));
+            else { reason = "bad_image_field"; return null; }
+        }
+
+        var turns = ParseTurns(record, out reason);
+        if (turns is null) return null;
+
+        var fullPaths = images.Select(p => Path.Combine(_imageRoot, p)).ToList();
+        if (fullPaths.Any(p => !File.Exists(p))) { reason = "image_missing"; return null; }
+
+        int placeholders = turns.Where(t => t.Role == ChatRole.User).Sum(t => CountPlaceholders(t.Text));
+        if (placeholders == 0 && images.Count > 0)
+        {
+            // No placeholder: the images go first in the first user turn, as LLaVA data assumes.
+            int firstUser = turns.FindIndex(t => t.Role == ChatRole.User);
+            string prefix = string.Concat(Enumerable.Repeat(MultimodalTokens.ImagePlaceholder + "\n", images.Count));
+            turns[firstUser] = turns[firstUser] with { Text = prefix + turns[firstUser].Text };
+        }
+        else if (placeholders != images.Count) { reason = "image_count_mismatch"; return null; }
+
+        var tokens = _builder.Build(turns);
+        bool truncated = false;
+        if (_contextLength is int ctx && tokens.EstimatedLength(_visualTokensPerImage) > ctx)
+        {
+            tokens = tokens.TruncateTo(ctx, _visualTokensPerImage);
+            truncated = true;
+            if (!tokens.Labels.Any(l => l != MultimodalTokens.IgnoreLabel)) { reason = "no_trained_tokens_within_context"; return null; }
+            fullPaths = fullPaths[..tokens.ImageCount];
+        }
+        return new SftSample(id, tokens, fullPaths, truncated);
+    }
+
+    /// <summary>Turns in order: an optional system turn, then user/assistant alternating from user, with at least one reply.</summary>
+    private static List<ChatTurn>? ParseTurns(JsonElement record, out string? reason)
+    {
+        reason = null;
+        if (!record.TryGetProperty("conversations", out var conv) || conv.ValueKind != JsonValueKind.Array || conv.GetArrayLength() == 0)
+        {
+            reason = "no_conversations";
+            return null;
+        }
+        var turns = new List<ChatTurn>();
+        foreach (var t in conv.EnumerateArray())
+        {
+            if (t.ValueKind != JsonValueKind.Object || !t.TryGetProperty("from", out var from) || !t.TryGetProperty("value", out var value)
+                || from.ValueKind != JsonValueKind.String || value.ValueKind != JsonValueKind.String)
+            {
+                reason = "bad_turn";
+                return null;
+            }
+            ChatRole? role = from.GetString()!.ToLowerInvariant() switch
+            {
+                "human" or "user" => ChatRole.User,
+                "gpt" or "assistant" => ChatRole.Assistant,
+                "system" => ChatRole.System,
+                _ => null,
+            };
+            if (role is null) { reason = "unknown_role"; return null; }
+            turns.Add(new ChatTurn(role.Value, value.GetString()!));
+        }
+        int k = turns[0].Role == ChatRole.System ? 1 : 0;
+        for (int i = k; i < turns.Count; i++)
+            if (turns[i].Role != ((i - k) % 2 == 0 ? ChatRole.User : ChatRole.Assistant)) { reason = "bad_turn_order"; return null; }
+        if (!turns.Any(t => t.Role == ChatRole.Assistant)) { reason = "no_assistant_reply"; return null; }
+        return turns;
+    }
+
+    private static int CountPlaceholders(string text)
+    {
+        int n = 0;
+        for (int at = text.IndexOf(MultimodalTokens.ImagePlaceholder, StringComparison.Ordinal); at >= 0;
+             at = text.IndexOf(MultimodalTokens.ImagePlaceholder, at + MultimodalTokens.ImagePlaceholder.Length, StringComparison.Ordinal))
+            n++;
+        return n;
+    }
+}

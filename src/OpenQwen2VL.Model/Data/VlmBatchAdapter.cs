@@ -1,0 +1,25 @@
+using OpenQwen2VL.Data.Loading;
+using OpenQwen2VL.Model.Vlm;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Data;
+
+/// <summary>Turns a torch-free <see cref="DataBatch"/> into the model's <see cref="VlmBatch"/> on a device.</summary>
+public static class VlmBatchAdapter
+{
+    public static VlmBatch ToVlmBatch(this DataBatch batch, Device? device = null, ScalarType pixelType = ScalarType.Float32)
+    {
+        device ??= CPU;
+        long[] shape = [batch.BatchSize, batch.SequenceLength];
+        // Built on the CPU from the managed arrays, then moved: one copy to the device each.
+        var ids = tensor(batch.InputIds, shape).to(device);
+        var labels = tensor(batch.Labels, shape).to(device);
+        Tensor? pixels = null;
+        if (batch.ImageCount > 0)
+        {
+            using var cpu = tensor(batch.Pixels, [batch.ImageCount, 3, batch.ImageSize, batch.ImageSize]);
+            pixels = cpu.to(pixelType, device);
+        }
+        return new VlmBatch { InputIds = ids, Labels = labels, PixelValues = pixels };
+    }
+}
