@@ -14,12 +14,13 @@ namespace OpenQwen2VL.Training;
 public static class GradientAccumulation
 {
     /// <returns>summed token loss (after all-reduce) and the global target-token count as fp32 scalars</returns>
-    public static (Tensor LossSum, Tensor Targets) Run(ITrainableModel model, MasterWeights masters, IReadOnlyList<VlmBatch> batches, ICollective collective)
+    /// <param name="batches">micro-batches as the loader gives them (CPU); the model moves what it needs</param>
+    /// <param name="device">the model's device</param>
+    public static (Tensor LossSum, Tensor Targets) Run(ITrainableModel model, MasterWeights masters, IReadOnlyList<VlmBatch> batches, ICollective collective, Device device)
     {
         using var scope = NewDisposeScope();
-        var device = batches[0].InputIds.device;
         var targets = zeros(1, dtype: ScalarType.Int64, device: device).squeeze();
-        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(VlmBatch.IgnoreIndex).sum());
+        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(VlmBatch.IgnoreIndex).sum().to(device));
         collective.AllReduceSum([targets]);
         var denom = targets.to(ScalarType.Float32).clamp_min(1);
         var lossSum = zeros(1, dtype: ScalarType.Float32, device: device).squeeze();

@@ -178,13 +178,9 @@ public sealed class Trainer
         {
             using var scope = NewDisposeScope();
             var batches = new List<VlmBatch>(accum);
-            for (int k = 0; k < accum; k++)
-            {
-                var b = _data.Next();
-                batches.Add(new VlmBatch { InputIds = b.InputIds.to(device), Labels = b.Labels.to(device), PixelValues = b.PixelValues?.to(device) });
-            }
+            for (int k = 0; k < accum; k++) batches.Add(_data.Next());   // CPU tensors, owned by this scope
             microSequences = batches[0].InputIds.shape[0];
-            var padding = zeros(1, dtype: ScalarType.Float32, device: device).squeeze();
+            var padding = zeros(1, dtype: ScalarType.Float32).squeeze();   // on the CPU, with the batches
             long positions = 0;
             int images = 0;
             int vt = _model.VisualTokensPerImage;
@@ -195,7 +191,7 @@ public sealed class Trainer
                 images += n;
                 positions += b.InputIds.numel() + (long)n * (vt - 1);
             }
-            var (lossSum, denom) = GradientAccumulation.Run(_model, masters, batches, _o.Collective);
+            var (lossSum, denom) = GradientAccumulation.Run(_model, masters, batches, _o.Collective, device);
             var grads = masters.Grads();
             var (norm, apply) = GradientClipping.ClipAndCheck(grads, _cfg.GradClipNorm, lossSum);
             double lr = schedule.LearningRate(step);

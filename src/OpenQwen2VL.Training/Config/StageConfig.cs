@@ -95,24 +95,21 @@ public sealed record StageConfig
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
     /// <summary>
-    /// Defaults of <paramref name="stage"/>, then the keys of <paramref name="configFile"/> (if any), then the
-    /// `key=value` overrides (value parsed as JSON when it parses, else taken as a string). Unknown keys fail.
+    /// Defaults of <paramref name="stage"/>, then <paramref name="presetOverrides"/> (a model preset's own
+    /// defaults), then the keys of <paramref name="configFile"/> (if any), then the `key=value` overrides
+    /// (value parsed as JSON when it parses, else taken as a string). Unknown keys fail.
     /// </summary>
-    public static StageConfig Resolve(Stage stage, string? configFile, IEnumerable<string> overrides)
+    public static StageConfig Resolve(Stage stage, string? configFile, IEnumerable<string> overrides, IEnumerable<string>? presetOverrides = null)
     {
         var node = JsonNode.Parse(ForStage(stage).ToJson())!.AsObject();
+        foreach (var kv in presetOverrides ?? []) ApplyPair(node, kv);
         if (configFile is not null)
         {
             var file = JsonNode.Parse(File.ReadAllText(configFile)) as JsonObject
                 ?? throw new ArgumentException($"{configFile}: not a JSON object");
             foreach (var (k, v) in file) Apply(node, k, v?.DeepClone());
         }
-        foreach (var kv in overrides)
-        {
-            int eq = kv.IndexOf('=');
-            if (eq <= 0) throw new ArgumentException($"--set expects key=value, got '{kv}'");
-            Apply(node, kv[..eq].Trim(), ParseValue(kv[(eq + 1)..]));
-        }
+        foreach (var kv in overrides) ApplyPair(node, kv);
         node["stage"] = JsonSerializer.SerializeToNode(stage, Json);
         try
         {
@@ -122,6 +119,13 @@ public sealed record StageConfig
         {
             throw new ArgumentException($"invalid config: {e.Message}");
         }
+    }
+
+    static void ApplyPair(JsonObject node, string kv)
+    {
+        int eq = kv.IndexOf('=');
+        if (eq <= 0) throw new ArgumentException($"--set expects key=value, got '{kv}'");
+        Apply(node, kv[..eq].Trim(), ParseValue(kv[(eq + 1)..]));
     }
 
     static void Apply(JsonObject node, string key, JsonNode? value)

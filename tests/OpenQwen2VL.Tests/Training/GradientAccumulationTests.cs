@@ -17,7 +17,7 @@ public class GradientAccumulationTests
         using var masters = MasterWeights.Create(model, ScalarType.Float32, CPU);
         using var data = SyntheticData(micro);
         List<OpenQwen2VL.Model.Vlm.VlmBatch> batches = [.. Enumerable.Range(0, 8 / micro).Select(_ => data.Next())];
-        var (lossSum, denom) = GradientAccumulation.Run(model, masters, batches, new SingleProcessCollective());
+        var (lossSum, denom) = GradientAccumulation.Run(model, masters, batches, new SingleProcessCollective(), CPU);
         var flat = cat(masters.Grads().Select(g => g.flatten()).ToArray()).data<float>().ToArray();
         double loss = (lossSum / denom).item<float>();
         foreach (var b in batches) b.Dispose();

@@ -1,0 +1,119 @@
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model.Siglip;
+using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Vlm;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Training.Model;
+
+/// <summary>
+/// The real <see cref="VisionLanguageModel"/> behind <see cref="ITrainableModel"/>. Components and names
+/// come from the VLM's prismatic layout: <c>llm_backbone.llm.</c> + HF Qwen2 keys, <c>vision_backbone.</c>
+/// + HF SigLIP keys, <c>projector.</c> + <c>mlp_projector.*</c>; the prefixes are stripped so each
+/// component's file is in its own HF layout. The loss is the summed next-token cross-entropy in fp32.
+/// </summary>
+public sealed class VlmTrainableModel : ITrainableModel
+{
+    const string LlmPrefix = "llm_backbone.llm.", VisionPrefix = "vision_backbone.", ProjectorPrefix = "projector.";
+
+    public VisionLanguageModel Vlm { get; }
+
+    public VlmTrainableModel(VisionLanguageModel vlm)
+    {
+        Vlm = vlm;
+        var all = Parameters();
+        long Count(ModelComponent c) => all.Where(p => p.Component == c).Sum(p => p.NumElements);
+        var cfg = vlm.Config;
+        Shape = new ModelShape(
+            Count(ModelComponent.Llm), cfg.Llm.NumHiddenLayers, cfg.Llm.HiddenSize,
+            Count(ModelComponent.Vision), cfg.Vision.NumHiddenLayers - 1, cfg.Vision.HiddenSize, cfg.Vision.GridSide * cfg.Vision.GridSide,
+            Count(ModelComponent.Projector), cfg.PoolSide * cfg.PoolSide);
+    }
+
+    /// <summary>The built-in random-init preset (`--preset tiny`): the VLM's tiny config, 4x4 = 16 visual tokens.</summary>
+    public static VlmTrainableModel Tiny(int vocabSize, long seed) =>
+        new(VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed));
+
+    /// <summary>
+    /// From HF folders: a Qwen2/Qwen2.5 LLM folder and a SigLIP folder (config.json + model.safetensors each),
+    /// and optionally a projector file from an earlier stage (keys <c>mlp_projector.*</c>); else the projector
+    /// is newly initialised.
+    /// </summary>
+    public static VlmTrainableModel FromFolders(string llmDir, string visionDir, string? projectorFile, int poolSide, long seed)
+    {
+        var llmConfig = Qwen2Config.Load(Path.Combine(llmDir, "config.json"));
+        var visionConfig = SiglipVisionConfig.Load(Path.Combine(visionDir, "config.json"));
+        manual_seed(seed);
+        var vlm = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, poolSide));
+        using (var f = SafetensorsFile.Open(SingleFile(llmDir))) WeightLoading.CopyInto(vlm.Llm, f);
+        using (var f = SafetensorsFile.Open(SingleFile(visionDir))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
+        if (projectorFile is not null)
+            using (var f = SafetensorsFile.Open(projectorFile)) WeightLoading.CopyInto(vlm.Projector, f);
+        return new VlmTrainableModel(vlm);
+    }
+
+    static string SingleFile(string dir)
+    {
+        var path = Path.Combine(dir, "model.safetensors");
+        if (File.Exists(path)) return path;
+        throw new FileNotFoundException(File.Exists(Path.Combine(dir, "model.safetensors.index.json"))
+            ? $"{dir}: sharded checkpoints are not supported yet; merge the shards into model.safetensors"
+            : $"{dir}: no model.safetensors");
+    }
+
+    public IReadOnlyList<NamedParameter> Parameters() =>
+        Vlm.named_parameters().Select(np =>
+        {
+            var (name, p) = np;
+            if (name.StartsWith(LlmPrefix, StringComparison.Ordinal)) return new NamedParameter(ModelComponent.Llm, name[LlmPrefix.Length..], p);
+            if (name.StartsWith(VisionPrefix, StringComparison.Ordinal)) return new NamedParameter(ModelComponent.Vision, name[VisionPrefix.Length..], p);
+            if (name.StartsWith(ProjectorPrefix, StringComparison.Ordinal)) return new NamedParameter(ModelComponent.Projector, name[ProjectorPrefix.Length..], p);
+            throw new InvalidOperationException($"parameter '{name}' belongs to no VLM component");
+        }).ToList();
+
+    public (Tensor LossSum, Tensor TargetTokens) Forward(VlmBatch batch)
+    {
+        using var scope = NewDisposeScope();
+        // Embed splices images in (vision under no_grad, so nothing of it is kept for backward) and expands
+        // the labels; pixels go in the compute dtype.
+        var dtype = Vlm.Projector.parameters().First().dtype;
+        using var typed = new VlmBatch { InputIds = batch.InputIds.alias(), Labels = batch.Labels.alias(), PixelValues = batch.PixelValues?.to(dtype) };
+        var inputs = Vlm.Embed(typed);
+        var logits = Vlm.Llm.Logits(inputsEmbeds: inputs.Embeds);
+        long l = logits.shape[1], v = logits.shape[2];
+        var shiftedLogits = logits.narrow(1, 0, l - 1).reshape(-1, v).to(ScalarType.Float32);
+        var shiftedLabels = inputs.Labels.narrow(1, 1, l - 1).reshape(-1);
+        var loss = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: VlmBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
+        var count = shiftedLabels.ne(VlmBatch.IgnoreIndex).sum();
+        return (loss.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
+    }
+
+    public void ConvertTo(ScalarType dtype, Device device)
+    {
+        using (var scope = NewDisposeScope())
+        {
+            var p = Vlm.parameters().First();
+            if (p.dtype == dtype && p.device.type == device.type && p.device.index == device.index) return;
+        }
+        Vlm.to(dtype).to(device);
+    }
+
+    public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint
+    {
+        get => Vlm.Llm.Decoder.LayerCheckpoint;
+        set => Vlm.Llm.Decoder.LayerCheckpoint = value;
+    }
+
+    public void SetTrainable(bool llm, bool projector, bool vision)
+    {
+        foreach (var p in Parameters())
+            p.Parameter.requires_grad = p.Component switch { ModelComponent.Llm => llm, ModelComponent.Projector => projector, _ => vision };
+    }
+
+    public ModelShape Shape { get; }
+    public int VisualTokensPerImage => Vlm.Projector.PoolSide * Vlm.Projector.PoolSide;
+    public string? LlmConfigJson => Vlm.Config.Llm.ToJson();
+
+    public void Dispose() => Vlm.Dispose();
+}

@@ -1,0 +1,91 @@
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model.Qwen2;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Training;
+using OpenQwen2VL.Training.Checkpointing;
+using OpenQwen2VL.Training.Data;
+using OpenQwen2VL.Training.Model;
+using static TorchSharp.torch;
+using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+
+namespace OpenQwen2VL.Tests.Training;
+
+/// <summary>The trainer on the real (tiny) VisionLanguageModel of the model branch.</summary>
+[Collection("Training")]
+public class VlmTrainingTests
+{
+    const int VlmVocab = 128;
+
+    static SyntheticCaptionSource VlmData(int micro, VlmTrainableModel m) =>
+        new(8, micro, imageSize: m.Vlm.Config.Vision.ImageSize, vocab: VlmVocab, seed: 3);
+
+    static Dictionary<string, float[]> Grads(bool checkpointed)
+    {
+        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        model.SetTrainable(true, true, false);
+        model.LayerCheckpoint = checkpointed ? ActivationCheckpoint.Apply : null;
+        using var data = VlmData(2, model);
+        using var batch = data.Next();
+        using var scope = NewDisposeScope();
+        var (loss, _) = model.Forward(batch);
+        loss.backward();
+        return model.Parameters().Where(p => p.Parameter.requires_grad)
+            .ToDictionary(p => p.Key, p => p.Parameter.grad!.data<float>().ToArray());
+    }
+
+    [Fact]
+    public void Qwen2LayerCheckpointingGivesThePlainGradients()
+    {
+        var plain = Grads(false);
+        var ckpt = Grads(true);
+        Assert.Equal(plain.Keys.OrderBy(k => k), ckpt.Keys.OrderBy(k => k));
+        Assert.Contains(plain.Keys, k => k.StartsWith("llm.model.layers.0."));
+        foreach (var k in plain.Keys)
+        {
+            double d = plain[k].Zip(ckpt[k], (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(d <= 1e-6, $"{k}: max gradient difference {d}");
+        }
+    }
+
+    [Fact]
+    public void StopResumeIsBitExactFrozenVisionUntouchedAndExportReloadsWithSameLogits()
+    {
+        var cfg = Config(steps: 4, global: 2, micro: 1, lr: 2e-3) with { ActivationCheckpointing = true, VisualPoolSide = 4 };
+        TrainingResult Run(string dir, int? stopAt, bool resume, long seed, out Dictionary<string, Tensor> before, out Dictionary<string, Tensor> after)
+        {
+            using var m = VlmTrainableModel.Tiny(VlmVocab, seed);
+            before = Snapshot(m);
+            var r = new Trainer(m, VlmData(1, m), new TrainerOptions { Config = cfg, RunDirectory = dir, StopAt = stopAt, Resume = resume, SaveFrozenComponents = true }).Run();
+            after = Snapshot(m);
+            return r;
+        }
+        var straight = TempDir();
+        Run(straight, null, false, 4, out var b0, out var a0);
+        foreach (var k in b0.Keys)
+        {
+            if (k.StartsWith("vision.")) Assert.True(BitEqual(b0[k], a0[k]), $"{k} changed");
+            else Assert.False(BitEqual(b0[k], a0[k]), $"{k} did not change");
+        }
+        var split = TempDir();
+        Assert.True(Run(split, 2, false, 4, out _, out _).Interrupted);
+        Assert.True(Run(split, null, true, 4, out _, out _).Finished);
+        foreach (var f in new[] { "llm.safetensors", "projector.safetensors", "vision.safetensors", "hf/model.safetensors" })
+            Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "final", f)), File.ReadAllBytes(Path.Combine(split, "final", f)));
+
+        // The HF export reloads into a fresh Qwen2ForCausalLM and gives the trained model's logits.
+        var hf = Path.Combine(straight, "final", "hf");
+        var reloadedConfig = Qwen2Config.Load(Path.Combine(hf, "config.json"));
+        using var reloaded = new Qwen2ForCausalLM(reloadedConfig);
+        using (var f = SafetensorsFile.Open(Path.Combine(hf, "model.safetensors"))) WeightLoading.CopyInto(reloaded, f);
+        using var trained = VlmTrainableModel.Tiny(VlmVocab, 4);
+        using (var f = SafetensorsFile.Open(Path.Combine(straight, "final", "llm.safetensors"))) WeightLoading.CopyInto(trained.Vlm.Llm, f);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = arange(0, 20, dtype: ScalarType.Int64).remainder(VlmVocab).unsqueeze(0);
+        Assert.True(BitEqual(trained.Vlm.Llm.Logits(inputIds: ids), reloaded.Logits(inputIds: ids)));
+        Assert.True(File.Exists(Path.Combine(hf, "manifest.json")));
+    }
+
+    static Dictionary<string, Tensor> Snapshot(ITrainableModel m) =>
+        m.Parameters().ToDictionary(p => p.Key, p => p.Parameter.detach().cpu().clone().DetachFromDisposeScope());
+}
