@@ -21,10 +21,21 @@ public static class Program
     {
         try
         {
-            return BuildRoot().Parse(args).Invoke();
+            // Our own handler below turns user errors into one line; System.CommandLine's would print a stack trace.
+            if (args.Length == 0) args = ["--help"];
+            var parsed = BuildRoot().Parse(args);
+            bool helpOrVersion = args.Any(a => a is "-h" or "--help" or "-?" or "--version");
+            if (parsed.Errors.Count > 0 && !helpOrVersion)
+            {
+                // Bad flags: one line naming the problem, not a wall of help text.
+                Console.Error.WriteLine($"oqvl: {parsed.Errors[0].Message} (see: {string.Join(' ', ["oqvl", .. args.TakeWhile(a => !a.StartsWith('-')), "--help"])})");
+                return 2;
+            }
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
-        catch (CliUserException e)
+        catch (Exception e) when (e is CliUserException or FileNotFoundException or DirectoryNotFoundException)
         {
+            // User errors (bad flag values, missing inputs): one line, no stack trace.
             Console.Error.WriteLine($"oqvl: {e.Message}");
             return 2;
         }
