@@ -28,7 +28,10 @@ public static class Program
             if (parsed.Errors.Count > 0 && !helpOrVersion)
             {
                 // Bad flags: one line naming the problem, not a wall of help text.
-                Console.Error.WriteLine($"oqvl: {parsed.Errors[0].Message} (see: {string.Join(' ', ["oqvl", .. args.TakeWhile(a => !a.StartsWith('-')), "--help"])})");
+                var error = parsed.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parsed.Errors[0];
+                var command = parsed.CommandResult.Command;
+                string help = command is RootCommand ? "oqvl --help" : $"oqvl {command.Name} --help";
+                Console.Error.WriteLine($"oqvl: {error.Message} (see: {help})");
                 return 2;
             }
             return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
