@@ -21,7 +21,8 @@ public static class Program
     {
         try
         {
-            return BuildRoot().Parse(args).Invoke();
+            // Without this, System.CommandLine's default handler would print CliUserException with a stack trace, exit 1.
+            return BuildRoot().Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
         }
         catch (CliUserException e)
         {
