@@ -18,8 +18,11 @@ namespace OpenQwen2VL.Model.Vlm;
 /// </summary>
 public static class VlmLoader
 {
-    /// <summary>Special tokens Open-Qwen2VL's data formats use (<c>&lt;s&gt;</c> opens a caption sample, <c>&lt;|endofchunk|&gt;</c> ends an interleaved chunk).</summary>
-    public static readonly IReadOnlyList<string> RequiredSpecialTokens = [MultimodalTokens.Bos, MultimodalTokens.EndOfChunk];
+    /// <summary>
+    /// Special tokens Open-Qwen2VL adds to Qwen2.5's tokenizer, in its order: <c>&lt;|endofchunk|&gt;</c> ends an
+    /// interleaved chunk, <c>&lt;s&gt;</c> opens a caption sample.
+    /// </summary>
+    public static readonly IReadOnlyList<string> RequiredSpecialTokens = [MultimodalTokens.EndOfChunk, MultimodalTokens.Bos];
 
     public static LoadedVlm Load(VlmLoadOptions options)
     {
