@@ -1,3 +1,4 @@
+using OpenQwen2VL.Data.Shards;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
