@@ -9,12 +9,16 @@ namespace OpenQwen2VL.Curation.Filtering;
 /// </summary>
 public static class SigmoidPairwiseLoss
 {
+    /// <summary>log(100): the largest temperature the loss uses.</summary>
+    public static readonly float MaxLogitScale = MathF.Log(100f);
+
     public static Tensor Compute(Tensor imageEmbeddings, Tensor textEmbeddings, Tensor logitScale, Tensor logitBias)
     {
         using var scope = NewDisposeScope();
         var x = nn.functional.normalize(imageEmbeddings, dim: -1);
         var y = nn.functional.normalize(textEmbeddings, dim: -1);
-        var logits = x.matmul(y.t()) * logitScale.exp() + logitBias;
+        // Scale and bias as 1-element tensors (not 0-dim "scalars"), the temperature capped at 100 as in CLIP/SigLIP.
+        var logits = x.matmul(y.t()) * logitScale.reshape(1).clamp_max(MaxLogitScale).exp() + logitBias.reshape(1);
         long n = logits.shape[0];
         var labels = eye(n, device: logits.device) * 2 - 1;
         return (-nn.functional.logsigmoid(labels * logits).sum() / n).MoveToOuterDisposeScope();

@@ -24,6 +24,6 @@ public sealed record DemoOptions
         : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftImages = 600, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
 
     public DualEncoderTrainingOptions FilterTraining => Quick
-        ? new DualEncoderTrainingOptions { Epochs = 6, BatchSize = 64, Seed = Seed }
-        : new DualEncoderTrainingOptions { Epochs = 10, BatchSize = 128, Seed = Seed };
+        ? new DualEncoderTrainingOptions { Epochs = 12, BatchSize = 64, Seed = Seed }
+        : new DualEncoderTrainingOptions { Epochs = 14, BatchSize = 128, Seed = Seed };
 }
