@@ -1,8 +1,8 @@
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Loading;
+using OpenQwen2VL.Model.Data;
 using OpenQwen2VL.Model.Vlm;
-using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Training.Data;
 
@@ -30,14 +30,8 @@ public sealed class ShardBatchSource : IBatchSource
     {
         _batches ??= _loader.Batches(_state).GetEnumerator();
         if (!_batches.MoveNext()) throw new InvalidOperationException("the shard loader ended (no examples in this rank's shards?)");
-        var b = _batches.Current;
-        _state = b.StateAfter;
-        return new VlmBatch
-        {
-            InputIds = tensor(b.InputIds, [b.BatchSize, b.SequenceLength]),
-            Labels = tensor(b.Labels, [b.BatchSize, b.SequenceLength]),
-            PixelValues = b.ImageCount == 0 ? null : tensor(b.Pixels, [b.ImageCount, 3, b.ImageSize, b.ImageSize]),
-        };
+        _state = _batches.Current.StateAfter;
+        return _batches.Current.ToVlmBatch();   // CPU tensors; the model moves them
     }
 
     public JsonNode SavePosition() => _state is null ? new JsonObject() : JsonNode.Parse(_state.ToJson())!;
