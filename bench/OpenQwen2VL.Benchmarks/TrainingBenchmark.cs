@@ -14,50 +14,87 @@ namespace OpenQwen2VL.Benchmarks;
 /// <summary>
 /// Training steps on CPU of a ~50M-parameter VLM (Qwen2 LM width 512, 14 layers, tied 16k vocab; tiny frozen
 /// SigLIP, 16 visual tokens per image) on 1024-token packed sequences (8 images each): tokens/s and the
-/// estimated MFU against the fp32 matmul rate measured in the same run; peak resident memory of a step
-/// with and without activation checkpointing (Linux VmHWM, reset before each run).
+/// estimated MFU against the fp32 matmul rate measured in the same run; peak resident memory growth of
+/// training with and without activation checkpointing (Linux VmHWM, each configuration in its own process).
 /// </summary>
 public sealed class TrainingBenchmark : IBenchmark
 {
     public string Name => "training";
     public string Description => "training step tokens/s, MFU vs measured fp32 matmul rate, peak memory with/without activation checkpointing";
 
+    const string ChildVar = "OQVL_TRAINING_BENCH_CHILD";
+
     public IEnumerable<BenchRow> Run(bool quick)
     {
-        int layers = quick ? 4 : 14, seqLen = quick ? 256 : 1024, images = quick ? 2 : 8, steps = quick ? 2 : 3;
+        int layers = quick ? 4 : 14, seqLen = quick ? 256 : 1024, images = quick ? 2 : 8, steps = quick ? 2 : 2;
+        if (Environment.GetEnvironmentVariable(ChildVar) is string child)
+        {
+            RunChild(child, layers, seqLen, images, steps);
+            return [];
+        }
         double matmul = MeasureMatmulRate(quick ? 512 : 1024);
-        yield return new BenchRow("fp32 matmul (square, CPU)", "rate", matmul / 1e9, "GFLOP/s");
+        var rows = new List<BenchRow> { new("fp32 matmul (square, CPU)", "rate", matmul / 1e9, "GFLOP/s") };
+        // Each configuration runs in a fresh process: the C allocator keeps freed memory, so a second run in
+        // the same process would inherit the first one's heap and its peak RSS would mean nothing.
+        var results = new Dictionary<bool, JsonNode>();
+        foreach (bool ckpt in new[] { false, true })
+            results[ckpt] = RunInChildProcess(ckpt, matmul, quick);
+        foreach (bool ckpt in new[] { false, true })
+        {
+            var r = results[ckpt];
+            string w = $"{r["llm_params"]!.GetValue<double>() / 1e6:F0}M LM + frozen tiny SigLIP, {seqLen} tokens/seq, checkpointing {(ckpt ? "on" : "off")}";
+            rows.Add(new BenchRow(w, "tokens/s", r["tokens_per_s"]!.GetValue<double>(), "tok/s"));
+            rows.Add(new BenchRow(w, "est. MFU", 100 * r["mfu"]!.GetValue<double>(), "%", "fp32 matmul rate"));
+        }
+        double off = results[false]["peak_growth"]!.GetValue<double>(), on = results[true]["peak_growth"]!.GetValue<double>();
+        rows.Add(new BenchRow("peak RSS growth over the loaded model, checkpointing off", "memory", off / 1048576.0, "MiB"));
+        rows.Add(new BenchRow("peak RSS growth over the loaded model, checkpointing on", "memory", on / 1048576.0, "MiB", "checkpointing off", on / off));
+        return rows;
+    }
 
-        var rows = new List<BenchRow>();
-        long? peakPlain = null, peakCkpt = null;
-        foreach (bool ckpt in new[] { true, false })
+    static JsonNode RunInChildProcess(bool ckpt, double matmul, bool quick)
+    {
+        var outFile = Path.Combine(Path.GetTempPath(), "oqvl-bench-train-" + Guid.NewGuid().ToString("N")[..8] + ".json");
+        var psi = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet") psi.ArgumentList.Add(typeof(TrainingBenchmark).Assembly.Location);
+        psi.ArgumentList.Add("training");
+        if (quick) psi.ArgumentList.Add("--quick");
+        psi.Environment[ChildVar] = $"{(ckpt ? "on" : "off")};{matmul.ToString(System.Globalization.CultureInfo.InvariantCulture)};{outFile}";
+        psi.RedirectStandardOutput = true;
+        using var p = Process.Start(psi)!;
+        p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0 || !File.Exists(outFile)) throw new InvalidOperationException($"training benchmark child (checkpointing {ckpt}) failed with exit code {p.ExitCode}");
+        var node = JsonNode.Parse(File.ReadAllText(outFile))!;
+        File.Delete(outFile);
+        return node;
+    }
+
+    static void RunChild(string spec, int layers, int seqLen, int images, int steps)
+    {
+        var parts = spec.Split(';');
+        bool ckpt = parts[0] == "on";
+        double matmul = double.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture);
+        using var model = BuildModel(layers);
+        var cfg = StageConfig.ForStage(Stage.Pretrain) with
         {
-            using var model = BuildModel(layers);
-            var cfg = StageConfig.ForStage(Stage.Pretrain) with
-            {
-                MaxSteps = steps, GlobalBatchSequences = 1, MicroBatchSequences = 1, Precision = "fp32", LearningRate = 1e-4,
-                ActivationCheckpointing = ckpt, LogEvery = 1, CheckpointEvery = 1_000_000, PeakFlops = matmul, WarmupRatio = 0,
-            };
-            var dir = Path.Combine(Path.GetTempPath(), "oqvl-bench-train-" + Guid.NewGuid().ToString("N")[..8]);
-            using var source = new RepeatedPackedBatch(seqLen, images, model);
-            ResetPeakRss();
-            long start = StatusBytes("VmRSS:");
-            new Trainer(model, source, new TrainerOptions { Config = cfg, RunDirectory = dir }).Run();
-            long peak = StatusBytes("VmHWM:") - start;   // growth over the loaded model: activations, grads, optimizer state
-            var m = MetricsLog.Read(Path.Combine(dir, "metrics.jsonl")).Skip(1).ToList();   // step 0 is warm-up
-            Directory.Delete(dir, true);
-            string w = $"{model.Shape.LlmParameters / 1e6:F0}M LM + {model.Shape.VisionParameters / 1e6:F1}M frozen vision, {seqLen} tokens, ckpt {(ckpt ? "on" : "off")}";
-            double tps = m.Average(x => x.TokensPerSecond);
-            rows.Add(new BenchRow(w, "tokens/s", tps, "tok/s"));
-            rows.Add(new BenchRow(w, "est. MFU", 100 * m.Average(x => x.Mfu ?? 0), "%", "fp32 matmul rate"));
-            if (ckpt) peakCkpt = peak; else peakPlain = peak;
-        }
-        foreach (var r in rows) yield return r;
-        if (peakPlain is long p && peakCkpt is long c && p > 0)
+            MaxSteps = steps, GlobalBatchSequences = 1, MicroBatchSequences = 1, Precision = "fp32", LearningRate = 1e-4,
+            ActivationCheckpointing = ckpt, LogEvery = 1, CheckpointEvery = 1_000_000, PeakFlops = matmul, WarmupRatio = 0,
+        };
+        var dir = Path.Combine(Path.GetTempPath(), "oqvl-bench-train-" + Guid.NewGuid().ToString("N")[..8]);
+        using var source = new RepeatedPackedBatch(seqLen, images, model);
+        long start = StatusBytes("VmRSS:");
+        new Trainer(model, source, new TrainerOptions { Config = cfg, RunDirectory = dir }).Run();
+        long peak = StatusBytes("VmHWM:");
+        var m = MetricsLog.Read(Path.Combine(dir, "metrics.jsonl")).Skip(1).ToList();   // step 0 is warm-up
+        Directory.Delete(dir, true);
+        File.WriteAllText(parts[2], new JsonObject
         {
-            yield return new BenchRow("peak RSS growth during training, checkpointing off", "memory", p / 1048576.0, "MiB");
-            yield return new BenchRow("peak RSS growth during training, checkpointing on", "memory", c / 1048576.0, "MiB", "checkpointing off", (double)c / p);
-        }
+            ["llm_params"] = model.Shape.LlmParameters,
+            ["tokens_per_s"] = m.Average(x => x.TokensPerSecond),
+            ["mfu"] = m.Average(x => x.Mfu ?? 0),
+            ["peak_growth"] = peak - start,   // activations, gradients, optimizer state
+        }.ToJsonString());
     }
 
     static VlmTrainableModel BuildModel(int layers)
@@ -86,12 +123,6 @@ public sealed class TrainingBenchmark : IBenchmark
             best = Math.Min(best, sw.Elapsed.TotalSeconds);
         }
         return 2.0 * n * n * n / best;
-    }
-
-    static void ResetPeakRss()
-    {
-        GC.Collect();
-        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 
     /// <summary>A VmRSS/VmHWM line of /proc/self/status in bytes (0 where unavailable).</summary>
