@@ -7,7 +7,6 @@ using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Checkpointing;
 using OpenQwen2VL.Training.Checkpoints;
-using SafetensorsWriter = OpenQwen2VL.Training.Checkpoints.SafetensorsWriter;
 using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;
 using OpenQwen2VL.Training.Model;
@@ -251,8 +250,8 @@ public sealed class Trainer
     void SaveCheckpoint(string dir, int step, MasterWeights masters, MaskedAdamW optimizer, Tensor inRow, Tensor skipped, double elapsed)
     {
         foreach (var c in SavedComponents())
-            SafetensorsWriter.Write(Path.Combine(dir, FileOf(c)), ComponentWeights(c, masters));
-        SafetensorsWriter.Write(Path.Combine(dir, "optimizer.safetensors"), optimizer.StateTensors());
+            SafetensorsExport.Save(ComponentWeights(c, masters), Path.Combine(dir, FileOf(c)));
+        SafetensorsExport.Save(optimizer.StateTensors(), Path.Combine(dir, "optimizer.safetensors"));
         File.WriteAllText(Path.Combine(dir, "config.json"), _cfg.ToJson());
         using var rng = get_rng_state();
         new TrainerState
@@ -302,14 +301,12 @@ public sealed class Trainer
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
         foreach (var c in SavedComponents())
-            SafetensorsWriter.Write(Path.Combine(tmp, FileOf(c)), ComponentWeights(c, masters));
+            SafetensorsExport.Save(ComponentWeights(c, masters), Path.Combine(tmp, FileOf(c)));
         // HF export: the LLM as a transformers model folder, the projector next to it, and a manifest.
         string hf = Path.Combine(tmp, "hf");
         Directory.CreateDirectory(hf);
-        SafetensorsWriter.Write(Path.Combine(hf, "model.safetensors"), ComponentWeights(ModelComponent.Llm, masters),
-            new Dictionary<string, string> { ["format"] = "pt" });
-        SafetensorsWriter.Write(Path.Combine(hf, "projector.safetensors"), ComponentWeights(ModelComponent.Projector, masters),
-            new Dictionary<string, string> { ["format"] = "pt" });
+        SafetensorsExport.Save(ComponentWeights(ModelComponent.Llm, masters), Path.Combine(hf, "model.safetensors"));
+        SafetensorsExport.Save(ComponentWeights(ModelComponent.Projector, masters), Path.Combine(hf, "projector.safetensors"));
         if (_model.LlmConfigJson is string cfgJson) File.WriteAllText(Path.Combine(hf, "config.json"), cfgJson);
         if (_o.TokenizerDirectory is string tokDir)
             foreach (var f in HfSideFiles.Where(f => File.Exists(Path.Combine(tokDir, f))))
