@@ -14,10 +14,10 @@ namespace OpenQwen2VL.Benchmarks;
 /// Assembling the whole VLM from HF folders in /tmp (SigLIP folder, projector safetensors, Qwen2 folder, tokenizer)
 /// with <see cref="VlmLoader"/>, for a mid-size synthetic bf16 model (≥1 GB of weights: Qwen2.5-1.5B widths and
 /// vocabulary with 6 blocks, SigLIP-SO400M widths with 4 blocks), against the naive way in the same run: the same
-/// model built, each file read whole into a byte[], then tensors copied from it. Time and peak RSS (VmHWM, reset
-/// through /proc/self/clear_refs before each run; reported above the RSS at the start of the run), after one untimed
-/// round of each. The loader also reads the tokenizer and the image transform config, which the baseline skips.
-/// Both include building the network (random init, float32, then converted), which the loader does not avoid.
+/// model built, each file read whole into a byte[], then tensors copied from it. Each load runs in its own child
+/// process (page cache warm from writing the files); time, and peak RSS (VmHWM) above the RSS once libtorch is loaded.
+/// The loader also reads the tokenizer and the image transform config, which the baseline skips.
+/// Both include building the network (random init, directly in bf16 through <see cref="VlmLoader.BuildIn{T}"/>).
 /// </summary>
 public sealed class VlmLoadBenchmark : IBenchmark
 {
@@ -40,6 +40,7 @@ public sealed class VlmLoadBenchmark : IBenchmark
 
     public IEnumerable<BenchRow> Run(bool quick)
     {
+        if (Environment.GetEnvironmentVariable(ChildVariable) is { Length: > 0 } spec) RunChild(spec, quick);
         var config = Config(quick);
         var root = Directory.CreateTempSubdirectory("oqvl-bench-vlm-load-").FullName;
         var rows = new List<BenchRow>();
@@ -50,13 +51,11 @@ public sealed class VlmLoadBenchmark : IBenchmark
             double gb = files.Sum(f => new FileInfo(f).Length) / 1e9;
             string what = $"{gb:F2} GB bf16 in {files.Count} files";
 
-            // A first untimed round of each warms the JIT, libtorch and the page cache for both alike.
-            VlmLoader.Load(options).Dispose();
-            NaiveLoad(config, options).Dispose();
-            var (oursWall, oursCpu, oursPeak) = Measure(() => VlmLoader.Load(options).Dispose());
-            var (naiveWall, naiveCpu, naivePeak) = Measure(() => NaiveLoad(config, options).Dispose());
+            // Each load runs in a fresh process: peak RSS then measures the load alone, not memory the allocator kept from an earlier run.
+            var (oursWall, oursCpu, oursPeak) = InChild("ours", config, options);
+            var (naiveWall, naiveCpu, naivePeak) = InChild("naive", config, options);
 
-            rows.Add(new BenchRow($"naive: build + whole files into byte[] + copy ({what})", "wall time", naiveWall, "s"));
+            rows.Add(new BenchRow($"naive: build + whole files into byte arrays + copy ({what})", "wall time", naiveWall, "s"));
             rows.Add(new BenchRow("naive", "CPU time", naiveCpu, "s"));
             rows.Add(new BenchRow("naive", "peak RSS above start", naivePeak / 1e6, "MB"));
             rows.Add(new BenchRow($"VlmLoader.Load: build + mmap, one tensor at a time ({what})", "wall time", oursWall, "s", "naive", oursWall / naiveWall));
@@ -102,8 +101,7 @@ public sealed class VlmLoadBenchmark : IBenchmark
     /// <summary>The baseline: each file read whole, then every parameter copied out of the byte[] (what a simple reader does).</summary>
     private static VisionLanguageModel NaiveLoad(VlmConfig config, VlmLoadOptions options)
     {
-        var model = new VisionLanguageModel(config);
-        model.to(options.DType);
+        var model = VlmLoader.BuildIn(options.DType, () => new VisionLanguageModel(config));
         CopyFromWholeFile(model.VisionBackbone, Path.Combine(options.VisionPath, SafetensorsIndex.SingleFileName));
         CopyFromWholeFile(model.Projector, options.ProjectorPath!);
         CopyFromWholeFile(model.Llm, Path.Combine(options.LlmPath, SafetensorsIndex.SingleFileName));
@@ -125,15 +123,43 @@ public sealed class VlmLoadBenchmark : IBenchmark
         }
     }
 
-    private static (double Wall, double Cpu, long PeakAboveStart) Measure(Action run)
+    private const string ChildVariable = "OQVL_BENCH_VLM_LOAD_CHILD";
+
+    /// <summary>Runs one load in a child process of this benchmark (same executable, same config) and reads back its numbers.</summary>
+    private static (double Wall, double Cpu, long PeakAboveStart) InChild(string which, VlmConfig config, VlmLoadOptions options)
     {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        // Linux ≥ 4.0: writing 5 resets VmHWM to the current RSS.
-        File.WriteAllText("/proc/self/clear_refs", "5");
+        var self = Environment.ProcessPath!;
+        var psi = new System.Diagnostics.ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(self) == "dotnet") psi.ArgumentList.Add(typeof(VlmLoadBenchmark).Assembly.Location);
+        psi.ArgumentList.Add("vlm-load");
+        if (config.Llm.VocabSize != Config(quick: false).Llm.VocabSize) psi.ArgumentList.Add("--quick");
+        psi.Environment[ChildVariable] = $"{which}|{options.LlmPath}|{options.VisionPath}|{options.ProjectorPath}";
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        var lines = child.StandardOutput.ReadToEnd().Split('\n');
+        child.WaitForExit();
+        var result = lines.FirstOrDefault(l => l.StartsWith("VLM-LOAD ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"vlm-load child ({which}) exited {child.ExitCode} without a result");
+        var v = result.Split(' ')[1..].Select(x => double.Parse(x, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        return (v[0], v[1], (long)v[2]);
+    }
+
+    /// <summary>In the child: one load, then "VLM-LOAD wall cpu peak-above-start" and exit.</summary>
+    private static void RunChild(string spec, bool quick)
+    {
+        var parts = spec.Split('|');
+        var config = Config(quick);
+        var options = new VlmLoadOptions { LlmPath = parts[1], VisionPath = parts[2], ProjectorPath = parts[3], DType = ScalarType.BFloat16, PoolSide = config.PoolSide };
+        using (var warm = zeros(1)) { } // libtorch loaded before the start RSS is read
         long start = Status("VmRSS");
-        var (_, wall, cpu) = BenchTiming.Measure(() => { run(); return 0; });
-        return (wall, cpu, Status("VmHWM") - start);
+        var (_, wall, cpu) = BenchTiming.Measure(() =>
+        {
+            if (parts[0] == "ours") VlmLoader.Load(options).Dispose();
+            else NaiveLoad(config, options).Dispose();
+            return 0;
+        });
+        FormattableString line = $"VLM-LOAD {wall} {cpu} {Status("VmHWM") - start}";
+        Console.WriteLine(line.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Environment.Exit(0);
     }
 
     /// <summary>A /proc/self/status memory field in bytes.</summary>
