@@ -41,7 +41,7 @@ public static class VlmLoader
         if (added.Length > 0) tokenizer.AddSpecialTokens(added);
         var preprocessor = ImagePreprocessor.FromModelDirectory(options.VisionPath);
 
-        var model = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, pool));
+        var model = BuildIn(options.DType, () => new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, pool)));
         try
         {
             var reports = new List<CheckpointLoadReport> { LoadVisionBackbone(model.VisionBackbone, options.VisionPath, options.DType, options.Device) };
@@ -73,7 +73,8 @@ public static class VlmLoader
     public static (Qwen2ForCausalLM Model, CheckpointLoadReport Report) LoadLanguageModel(string folder, ScalarType dtype, Device device)
     {
         RequireFolder(folder, "LLM");
-        var lm = new Qwen2ForCausalLM(Qwen2Config.Load(RequireFile(Path.Combine(folder, "config.json"), "LLM config")));
+        var config = Qwen2Config.Load(RequireFile(Path.Combine(folder, "config.json"), "LLM config"));
+        var lm = BuildIn(dtype, () => new Qwen2ForCausalLM(config));
         try
         {
             var report = CheckpointLoader.LoadInto(lm, folder, dtype, device);
@@ -106,6 +107,26 @@ public static class VlmLoader
                 || key.StartsWith(prefix + "head.", StringComparison.Ordinal) ? null : key;
         }
         return CheckpointLoader.LoadInto(backbone, folder, dtype, device, Map);
+    }
+
+    private static readonly object DefaultDTypeLock = new();
+
+    /// <summary>
+    /// Builds a network with its floating parameters created directly in <paramref name="dtype"/>, by setting libtorch's
+    /// default dtype for the construction only: a bf16 model then never exists in float32 first, which would take twice
+    /// the checkpoint's memory. The default is process-wide, so modules other threads build meanwhile get it too: load
+    /// reduced-precision models from one thread at startup (the CLI, a trainer); tests doing so run unparallelised.
+    /// </summary>
+    public static T BuildIn<T>(ScalarType dtype, Func<T> build)
+    {
+        if (dtype == ScalarType.Float32) return build();
+        lock (DefaultDTypeLock)
+        {
+            var previous = get_default_dtype();
+            set_default_dtype(dtype);
+            try { return build(); }
+            finally { set_default_dtype(previous); }
+        }
     }
 
     private static void RequireFolder(string path, string what)
