@@ -1,3 +1,5 @@
+using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Model.Siglip;
 using OpenQwen2VL.Model.Qwen2;
@@ -36,9 +38,10 @@ public sealed class VlmTrainableModel : ITrainableModel
         new(VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed));
 
     /// <summary>
-    /// From HF folders: a Qwen2/Qwen2.5 LLM folder and a SigLIP folder (config.json + model.safetensors each),
+    /// From HF folders: a Qwen2/Qwen2.5 LLM folder (model.safetensors or a sharded index) and a SigLIP folder,
     /// and optionally a projector file from an earlier stage (keys <c>mlp_projector.*</c>); else the projector
-    /// is newly initialised.
+    /// is newly initialised. Strict loads through <see cref="CheckpointLoader"/>. When the LLM folder has a
+    /// tokenizer.json, Open-Qwen2VL's special tokens are added if absent and the embeddings grown only if needed.
     /// </summary>
     public static VlmTrainableModel FromFolders(string llmDir, string visionDir, string? projectorFile, int poolSide, long seed)
     {
@@ -46,20 +49,19 @@ public sealed class VlmTrainableModel : ITrainableModel
         var visionConfig = SiglipVisionConfig.Load(Path.Combine(visionDir, "config.json"));
         manual_seed(seed);
         var vlm = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, poolSide));
-        using (var f = SafetensorsFile.Open(SingleFile(llmDir))) WeightLoading.CopyInto(vlm.Llm, f);
-        using (var f = SafetensorsFile.Open(SingleFile(visionDir))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
+        CheckpointLoader.LoadInto(vlm.Llm, llmDir, ScalarType.Float32, CPU);
+        VlmLoader.LoadVisionBackbone(vlm.VisionBackbone, visionDir, ScalarType.Float32, CPU);
         if (projectorFile is not null)
-            using (var f = SafetensorsFile.Open(projectorFile)) WeightLoading.CopyInto(vlm.Projector, f);
+            CheckpointLoader.LoadInto(vlm.Projector, projectorFile, ScalarType.Float32, CPU, PrismaticCheckpoint.ProjectorName);
+        var tokenizerPath = Path.Combine(llmDir, "tokenizer.json");
+        if (File.Exists(tokenizerPath))
+        {
+            var tokenizer = BpeTokenizer.Load(tokenizerPath);
+            var missing = VlmLoader.RequiredSpecialTokens.Where(t => tokenizer.TokenToId(t) is null).ToArray();
+            if (missing.Length > 0) tokenizer.AddSpecialTokens(missing);
+            TokenEmbeddingResize.GrowTo(vlm.Llm, tokenizer.VocabSize);
+        }
         return new VlmTrainableModel(vlm);
-    }
-
-    static string SingleFile(string dir)
-    {
-        var path = Path.Combine(dir, "model.safetensors");
-        if (File.Exists(path)) return path;
-        throw new FileNotFoundException(File.Exists(Path.Combine(dir, "model.safetensors.index.json"))
-            ? $"{dir}: sharded checkpoints are not supported yet; merge the shards into model.safetensors"
-            : $"{dir}: no model.safetensors");
     }
 
     public IReadOnlyList<NamedParameter> Parameters() =>
