@@ -55,12 +55,23 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         return new VlmOutput(logits.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), inputs.ImageMask.MoveToOuterDisposeScope());
     }
 
-    /// <summary>Projected image tokens [N, PoolSide², Dl] for pixels [N, C, S, S]; the vision tower runs without gradients.</summary>
+    /// <summary>
+    /// Whether the vision tower is trained (SFT's optional unfreezing). Off: the tower runs under no_grad, so
+    /// nothing of it is kept for backward; on: its parameters require gradients and it runs with autograd.
+    /// </summary>
+    public bool VisionTrainable
+    {
+        get => vision_backbone.parameters().Any(p => p.requires_grad);
+        set { foreach (var p in vision_backbone.parameters()) p.requires_grad = value; }
+    }
+
+    /// <summary>Projected image tokens [N, PoolSide², Dl] for pixels [N, C, S, S]; a frozen vision tower runs without gradients.</summary>
     public Tensor ProjectImages(Tensor pixels)
     {
         using var scope = NewDisposeScope();
         Tensor features;
-        using (no_grad()) features = vision_backbone.forward(pixels);
+        if (VisionTrainable) features = vision_backbone.forward(pixels);
+        else using (no_grad()) features = vision_backbone.forward(pixels);
         var weight = projector.parameters().First();
         return projector.forward(features.to(weight.dtype)).MoveToOuterDisposeScope();
     }

@@ -109,11 +109,10 @@ public sealed class VlmTrainableModel : ITrainableModel
 
     public void SetTrainable(bool llm, bool projector, bool vision)
     {
-        // The VLM runs its vision tower under no_grad (frozen in every stage of the recipe), so a "trained"
-        // tower would silently receive only weight decay; refuse instead.
-        if (vision) throw new TrainingException("train_vision = true is not supported yet: the VLM runs the vision tower without gradients");
         foreach (var p in Parameters())
             p.Parameter.requires_grad = p.Component switch { ModelComponent.Llm => llm, ModelComponent.Projector => projector, _ => vision };
+        // A frozen tower runs under no_grad (nothing kept for backward); an unfrozen one (SFT option) with autograd.
+        Vlm.VisionTrainable = vision;
     }
 
     public ModelShape Shape { get; }

@@ -123,7 +123,9 @@ public sealed class VlmBehaviourTests : IDisposable
         var pixels = RandomImages(1);
         using var batch = new VlmBatch { InputIds = ids, Labels = ids.clone().masked_fill(ids.lt(0), -100), PixelValues = pixels };
         var loss32 = vlm.forward(batch).Loss.item<float>();
+        // Same weights as the fp32 model, copied (not re-drawn: the global RNG is shared with tests running in parallel).
         using var half = VisionLanguageModel.CreateRandom(vlm.Config, seed: 7);
+        half.load_state_dict(vlm.state_dict());
         half.to(ScalarType.BFloat16);
         var output = half.forward(batch);
         Assert.Equal(ScalarType.BFloat16, output.Logits.dtype);

@@ -34,6 +34,27 @@ public class VlmTrainingTests
     }
 
     [Fact]
+    public void UnfrozenVisionTowerGetsGradientsAndAFrozenOneNone()
+    {
+        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        using var data = VlmData(2, model);
+        using var batch = data.Next();
+        foreach (bool trainVision in new[] { true, false })
+        {
+            model.SetTrainable(true, true, trainVision);
+            foreach (var p in model.Parameters()) p.Parameter.grad?.zero_();
+            using var scope = NewDisposeScope();
+            var (loss, _) = model.Forward(batch);
+            loss.backward();
+            var vision = model.Parameters().Where(p => p.Component == ModelComponent.Vision).ToList();
+            Assert.NotEmpty(vision);
+            double norm = vision.Sum(p => p.Parameter.grad is { } g ? g.abs().sum().item<float>() : 0.0);
+            if (trainVision) Assert.True(norm > 0, "an unfrozen vision tower must receive gradients");
+            else Assert.Equal(0.0, norm);
+        }
+    }
+
+    [Fact]
     public void Qwen2LayerCheckpointingGivesThePlainGradients()
     {
         var plain = Grads(false);
