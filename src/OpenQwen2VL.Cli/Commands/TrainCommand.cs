@@ -23,7 +23,7 @@ public sealed class TrainCommand : ICliCommand
     public Command Build()
     {
         var stage = new Option<string>("--stage") { Description = "pretrain | sft | align", Required = true };
-        var data = new Option<string>("--data") { Description = "training data: synthetic:N", Required = true };
+        var data = new Option<string>("--data") { Description = "training data: shards:SPEC (packed shards, e.g. packed/{00000..00009}.tar) or synthetic:N", Required = true };
         var outDir = new Option<string>("--out") { Description = "run folder (config.json, metrics.jsonl, checkpoints/, final/)", Required = true };
         var config = new Option<string?>("--config") { Description = "JSON file overriding the stage's defaults" };
         var maxSteps = new Option<int?>("--max-steps") { Description = "optimiser steps (fixes the LR schedule)" };

@@ -1,0 +1,60 @@
+using System.CommandLine;
+using OpenQwen2VL.Evaluation.Demo;
+using Spectre.Console;
+
+namespace OpenQwen2VL.Cli.Commands;
+
+/// <summary>`oqvl demo`: the whole recipe end to end on synthetic data: synth → curate → pack → pretrain → SFT → evaluate → report.</summary>
+public sealed class DemoCommand : ICliCommand
+{
+    /// <summary>The reference fixture's small tokenizer, the demo's default (looked up from the working folder and the install folder upwards).</summary>
+    public const string DefaultTokenizerRelativePath = "tests/OpenQwen2VL.Tests/Fixtures/reference/tokenizer.json";
+
+    public Command Build()
+    {
+        var outDir = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "oqvl-demo" };
+        var quick = new Option<bool>("--quick") { Description = "Small sizes (about a minute on 2 cores)" };
+        var seed = new Option<int>("--seed") { Description = "Seed of every stage", DefaultValueFactory = _ => 7 };
+        var device = new Option<string>("--device") { Description = "cpu | cuda", DefaultValueFactory = _ => "cpu" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "HF tokenizer.json (default: the bundled small reference tokenizer)" };
+
+        var cmd = new Command("demo", "Run the whole Open-Qwen2VL recipe on synthetic data and write report.md / report.json");
+        foreach (var o in new Option[] { outDir, quick, seed, device, tokenizer }) cmd.Options.Add(o);
+        cmd.SetAction(r =>
+        {
+            string output = r.GetValue(outDir)!;
+            if (File.Exists(output)) throw new CliUserException($"--out '{output}' is a file, not a folder");
+            string? parent = Path.GetDirectoryName(Path.GetFullPath(output));
+            if (parent is not null && !Directory.Exists(parent)) throw new CliUserException($"parent folder of --out not found: {parent}");
+            string dev = r.GetValue(device)!;
+            if (dev is not ("cpu" or "cuda") && !dev.StartsWith("cuda:", StringComparison.Ordinal)) throw new CliUserException($"unknown --device '{dev}' (cpu | cuda)");
+            string? tok = r.GetValue(tokenizer);
+            if (tok is not null && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
+            tok ??= FindDefaultTokenizer();
+
+            var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok };
+            var report = new DemoPipeline().Run(options, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+            var table = new Table().AddColumn("result").AddColumn("value");
+            foreach (var (k, v) in report.Vqa) table.AddRow($"VQA {k}", v is null ? "not run" : $"{100 * v.Accuracy:F1}%");
+            table.AddRow("majority baseline", $"{100 * report.MajorityBaseline:F1}%");
+            if (report.Curation.NoiseRemoval is { } m) table.AddRow("filter precision / recall", $"{100 * m.Precision:F1}% / {100 * m.Recall:F1}%");
+            table.AddRow("total seconds", $"{report.StageSeconds.Values.Sum():F1}");
+            AnsiConsole.Write(table);
+            foreach (var n in report.NotRun) AnsiConsole.MarkupLineInterpolated($"[yellow]not run: {n.Stage}: {n.Reason}[/]");
+            Console.WriteLine($"report: {Path.Combine(output, "report.md")}");
+            return 0;
+        });
+        return cmd;
+    }
+
+    private static string? FindDefaultTokenizer()
+    {
+        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                var candidate = Path.Combine(dir.FullName, DefaultTokenizerRelativePath);
+                if (File.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Data.Tokenization;
+using TorchSharp;
+
+namespace OpenQwen2VL.Curation.Filtering;
+
+/// <summary>
+/// The CLIP-score curation of Open-Qwen2VL's data recipe at toy scale: read img2dataset shards, train a
+/// SigLIP-style dual encoder on the pairs, score every pair by cosine similarity, cut at a threshold, and
+/// write one score parquet per input shard, the kept pairs as new shards, a score histogram and stats.
+/// Two passes over the shards (decode + score, then copy the kept samples), so raw bytes are not held.
+/// </summary>
+public static class CurationPipeline
+{
+    public const string FilteredOutReason = "filtered_low_score";
+
+    private sealed record ScoredPair(int Shard, string Key, string Uid, string Caption, bool? IsNoise);
+
+    public static CurationResult Run(CurationOptions o, Action<string>? log = null)
+    {
+        o.Validate();
+        var total = Stopwatch.StartNew();
+        var shards = ShardSpec.Expand(o.InputSpec);
+        if (shards.Count == 0 || shards.All(s => !File.Exists(s))) throw new FileNotFoundException($"no input shards found for '{o.InputSpec}'");
+        Directory.CreateDirectory(o.OutputDir);
+
+        // Pass 1: parse and decode; bad samples are counted by reason.
+        var stats = new SkipStats();
+        var pairs = new List<ScoredPair>();
+        var images = new List<RgbImage>();
+        for (int s = 0; s < shards.Count; s++)
+            foreach (var sample in WebDatasetReader.Read(shards[s], stats))
+            {
+                if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) { stats.Skip(reason!); continue; }
+                if (!ImageDecoder.TryDecode(parsed!.Image, ImageLimits.Default, out var image, out reason)) { stats.Skip(reason!); continue; }
+                images.Add(BicubicResampler.Resize(image!, o.Encoder.ImageSize, o.Encoder.ImageSize));
+                pairs.Add(new ScoredPair(s, parsed.Key, parsed.Uid, parsed.Caption, NoiseFlag(sample)));
+            }
+        if (pairs.Count < 2) throw new InvalidDataException($"need at least 2 usable pairs, found {pairs.Count} in {shards.Count} shard(s)");
+        log?.Invoke($"read {pairs.Count} pairs from {shards.Count} shard(s), skipped {stats.SkippedTotal}");
+
+        // Train and score.
+        var tokenizer = o.TokenizerPath is null ? null : BpeTokenizer.Load(o.TokenizerPath);
+        var featurizer = new CaptionFeaturizer(o.Encoder.TextBuckets, tokenizer);
+        var data = FilterPairs.Build(images, pairs.Select(p => p.Caption).ToArray(), o.Encoder.ImageSize, featurizer);
+        images.Clear();
+        var device = torch.device(o.Device);
+        torch.manual_seed(o.Seed);
+        using var model = new TinyDualEncoder(o.Encoder);
+        model.to(device);
+        var trainClock = Stopwatch.StartNew();
+        var losses = DualEncoderTrainer.Train(model, data, o.Training with { Seed = o.Seed }, device,
+            new Progress<(int Epoch, double Loss)>(e => log?.Invoke($"filter epoch {e.Epoch}/{o.Training.Epochs}: sigmoid loss {e.Loss:F4}")));
+        double trainSeconds = trainClock.Elapsed.TotalSeconds;
+        var scores = DualEncoderTrainer.Score(model, data, device);
+        var threshold = o.Threshold is { } t ? ScoreThreshold.Fixed(t)
+            : o.KeepFraction is { } f ? ScoreThreshold.KeepFraction(scores, f)
+            : ScoreThreshold.Otsu(scores);
+        var keep = scores.Select(x => x >= threshold.Value).ToArray();
+
+        // Outputs: scores per shard, kept shards, histogram, model, stats.
+        string scoresDir = Path.Combine(o.OutputDir, "scores");
+        for (int s = 0; s < shards.Count; s++)
+        {
+            var idx = Enumerable.Range(0, pairs.Count).Where(i => pairs[i].Shard == s).ToArray();
+            ScoreParquetWriter.Write(Path.Combine(scoresDir, Path.GetFileNameWithoutExtension(shards[s]) + ".parquet"), o.Metric,
+                idx.Select(i => pairs[i].Uid).ToArray(), idx.Select(i => pairs[i].Caption).ToArray(), idx.Select(i => scores[i]).ToArray());
+        }
+        var keptKeys = new HashSet<(int, string)>(Enumerable.Range(0, pairs.Count).Where(i => keep[i]).Select(i => (pairs[i].Shard, pairs[i].Key)));
+        string keptDir = Path.Combine(o.OutputDir, "shards");
+        int keptShards = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard);
+        stats.Keep(keptKeys.Count);
+        stats.Skip(FilteredOutReason, pairs.Count - keptKeys.Count);
+
+        bool haveTruth = pairs.All(p => p.IsNoise is not null);
+        var truth = haveTruth ? pairs.Select(p => p.IsNoise!.Value).ToArray() : null;
+        var metrics = truth is null ? null : NoiseRemovalMetrics.Compute(keep.Select(k => !k).ToArray(), truth);
+        string histogram = Path.Combine(o.OutputDir, "score_histogram.png");
+        ScoreHistogramPlot.Save(histogram, scores, truth, threshold.Value, $"{o.Metric} scores of {pairs.Count} pairs ({threshold.Method} cut)");
+        string modelPath = Path.Combine(o.OutputDir, "filter_model.dat");
+        model.Save(modelPath);
+        string statsPath = Path.Combine(o.OutputDir, "curate_stats.json");
+        var result = new CurationResult
+        {
+            Input = stats.Input, Kept = keptKeys.Count, FilteredOut = pairs.Count - keptKeys.Count,
+            Skipped = stats.Skipped.Where(kv => kv.Key != FilteredOutReason).ToDictionary(kv => kv.Key, kv => kv.Value),
+            Threshold = threshold, NoiseRemoval = metrics, EpochLosses = losses, Scores = scores,
+            KeptShardSpec = Path.Combine(keptDir, keptShards == 1 ? "00000.tar" : $"{{00000..{keptShards - 1:D5}}}.tar"),
+            KeptShardCount = keptShards, ScoresDir = scoresDir, HistogramPng = histogram, StatsJson = statsPath, ModelPath = modelPath,
+            TrainSeconds = trainSeconds, TotalSeconds = total.Elapsed.TotalSeconds,
+        };
+        WriteStats(statsPath, stats, result, o);
+        return result;
+    }
+
+    private static bool? NoiseFlag(WebDatasetSample sample)
+    {
+        if (sample.Get("json") is not { } json) return null;
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.TryGetProperty("synthetic_noise", out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
+        }
+        catch (JsonException) { return null; }
+    }
+
+    private static int CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard)
+    {
+        using var writer = new ShardedWebDatasetWriter(dir, "{0:D5}.tar", perShard);
+        var discard = new SkipStats();
+        for (int s = 0; s < shards.Count; s++)
+            foreach (var sample in WebDatasetReader.Read(shards[s], discard))
+                if (kept.Contains((s, sample.Key)))
+                    writer.Write(sample.Key, sample.Members.ToDictionary(kv => kv.Key, kv => (ReadOnlyMemory<byte>)kv.Value));
+        writer.Complete();
+        return writer.CompletedShards.Count;
+    }
+
+    private static void WriteStats(string path, SkipStats stats, CurationResult r, CurationOptions o)
+    {
+        var json = stats.ToJson();
+        json["threshold"] = new JsonObject { ["method"] = r.Threshold.Method, ["value"] = r.Threshold.Value };
+        json["metric"] = ScoreParquetWriter.ScoreColumn(o.Metric);
+        json["filtered_out"] = r.FilteredOut;
+        json["epoch_losses"] = new JsonArray(r.EpochLosses.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray());
+        json["train_seconds"] = r.TrainSeconds;
+        json["total_seconds"] = r.TotalSeconds;
+        if (r.NoiseRemoval is { } m)
+            json["noise_removal"] = new JsonObject
+            {
+                ["pairs"] = m.Pairs, ["noisy"] = m.Noisy, ["removed"] = m.Removed, ["removed_noisy"] = m.RemovedNoisy,
+                ["precision"] = m.Precision, ["recall"] = m.Recall,
+            };
+        AtomicFile.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+}

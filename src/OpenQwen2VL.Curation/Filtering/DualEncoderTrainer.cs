@@ -1,0 +1,84 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Curation.Filtering;
+
+public sealed record DualEncoderTrainingOptions
+{
+    public int Epochs { get; init; } = 12;
+    public int BatchSize { get; init; } = 256;
+    public double LearningRate { get; init; } = 2e-3;
+    public double WeightDecay { get; init; } = 1e-4;
+    public int Seed { get; init; } = 7;
+}
+
+/// <summary>
+/// Trains a dual encoder on the (noisy) pairs themselves with the sigmoid pairwise loss. Most pairs are
+/// right, so the encoder learns what matches; the wrong captions stay poorly aligned and score low, which is
+/// why a filter can be trained on the very data it cleans.
+/// </summary>
+public static class DualEncoderTrainer
+{
+    /// <summary>Returns the mean loss of each epoch (read once per epoch, not per step).</summary>
+    public static IReadOnlyList<double> Train(IDualEncoder model, FilterPairs pairs, DualEncoderTrainingOptions options, Device device,
+        IProgress<(int Epoch, double Loss)>? progress = null)
+    {
+        var rng = new Random(options.Seed);
+        var optimizer = optim.AdamW(model.TrainableParameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        var losses = new List<double>();
+        var order = Enumerable.Range(0, pairs.Count).ToArray();
+        model.SetTraining(true);
+        for (int epoch = 0; epoch < options.Epochs; epoch++)
+        {
+            rng.Shuffle(order);
+            using var epochScope = NewDisposeScope();
+            var total = zeros(1, device: device);
+            int steps = 0;
+            for (int start = 0; start < order.Length; start += options.BatchSize)
+            {
+                int[] batch = order[start..Math.Min(start + options.BatchSize, order.Length)];
+                if (batch.Length < 2) continue; // a one-pair batch has no negatives
+                using var scope = NewDisposeScope();
+                var (images, texts) = Batch(pairs, batch, device);
+                optimizer.zero_grad();
+                var loss = SigmoidPairwiseLoss.Compute(model.EncodeImages(images), model.EncodeTexts(texts), model.LogitScale, model.LogitBias);
+                loss.backward();
+                optimizer.step();
+                total.add_(loss.detach());
+                steps++;
+            }
+            double mean = total.item<float>() / Math.Max(1, steps);
+            losses.Add(mean);
+            progress?.Report((epoch + 1, mean));
+        }
+        model.SetTraining(false);
+        optimizer.Dispose();
+        return losses;
+    }
+
+    /// <summary>Cosine similarity of each pair's image and text embeddings, in pair order.</summary>
+    public static float[] Score(IDualEncoder model, FilterPairs pairs, Device device, int batchSize = 512)
+    {
+        model.SetTraining(false);
+        var scores = new float[pairs.Count];
+        using var noGrad = no_grad();
+        for (int start = 0; start < pairs.Count; start += batchSize)
+        {
+            using var scope = NewDisposeScope();
+            int[] batch = Enumerable.Range(start, Math.Min(batchSize, pairs.Count - start)).ToArray();
+            var (images, texts) = Batch(pairs, batch, device);
+            var cos = nn.functional.cosine_similarity(model.EncodeImages(images), model.EncodeTexts(texts), dim: 1);
+            cos.cpu().data<float>().CopyTo(scores, start);
+        }
+        return scores;
+    }
+
+    private static (Tensor Images, Tensor Texts) Batch(FilterPairs pairs, int[] indices, Device device)
+    {
+        int s = pairs.ImageSize, per = 3 * s * s;
+        var pixels = new float[indices.Length * per];
+        for (int i = 0; i < indices.Length; i++) Array.Copy(pairs.Pixels, (long)indices[i] * per, pixels, (long)i * per, per);
+        var (ids, length) = CaptionFeaturizer.Pad(indices.Select(i => pairs.TextFeatures[i]).ToArray());
+        return (tensor(pixels, [indices.Length, 3, s, s]).to(device), tensor(ids, [indices.Length, length]).to(device));
+    }
+}

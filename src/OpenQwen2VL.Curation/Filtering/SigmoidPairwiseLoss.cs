@@ -1,0 +1,26 @@
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Curation.Filtering;
+
+/// <summary>
+/// SigLIP's sigmoid loss (Zhai et al. 2023): every image-text pair of the batch is a binary problem,
+/// positive on the diagonal, negative elsewhere:
+/// L = -1/B Σ_i Σ_j log σ(z_ij · (exp(t) · x̂_i·ŷ_j + b)), z_ij = +1 if i = j else -1.
+/// </summary>
+public static class SigmoidPairwiseLoss
+{
+    /// <summary>log(100): the largest temperature the loss uses.</summary>
+    public static readonly float MaxLogitScale = MathF.Log(100f);
+
+    public static Tensor Compute(Tensor imageEmbeddings, Tensor textEmbeddings, Tensor logitScale, Tensor logitBias)
+    {
+        using var scope = NewDisposeScope();
+        var x = nn.functional.normalize(imageEmbeddings, dim: -1);
+        var y = nn.functional.normalize(textEmbeddings, dim: -1);
+        // Scale and bias as 1-element tensors (not 0-dim "scalars"), the temperature capped at 100 as in CLIP/SigLIP.
+        var logits = x.matmul(y.t()) * logitScale.reshape(1).clamp_max(MaxLogitScale).exp() + logitBias.reshape(1);
+        long n = logits.shape[0];
+        var labels = eye(n, device: logits.device) * 2 - 1;
+        return (-nn.functional.logsigmoid(labels * logits).sum() / n).MoveToOuterDisposeScope();
+    }
+}

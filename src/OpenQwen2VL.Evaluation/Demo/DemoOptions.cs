@@ -1,0 +1,29 @@
+using OpenQwen2VL.Curation.Filtering;
+using OpenQwen2VL.Curation.Synth;
+
+namespace OpenQwen2VL.Evaluation.Demo;
+
+/// <summary>Settings of `oqvl demo`. <see cref="Quick"/> shrinks every stage so the whole run fits a test (≤ 60 s on 2 cores).</summary>
+public sealed record DemoOptions
+{
+    public required string OutputDir { get; init; }
+    public bool Quick { get; init; }
+    public int Seed { get; init; } = 7;
+    public string Device { get; init; } = "cpu";
+    /// <summary>HF tokenizer.json used for packing and the VLM (the reference fixture's small tokenizer by default).</summary>
+    public string? TokenizerPath { get; init; }
+    /// <summary>In-context demonstrations for the few-shot evaluations.</summary>
+    public int FewShot { get; init; } = 4;
+    /// <summary>Pack capacity in tokens (the paper uses 4096 with a 1.5B LLM; the toy VLM uses shorter sequences).</summary>
+    public int PackCapacity { get; init; } = 1024;
+    /// <summary>Visual tokens per image during pre-training (pooled grid of the tiny tower; the paper's is 144).</summary>
+    public int PretrainVisualTokens { get; init; } = 16;
+
+    public SyntheticDatasetOptions Synth => Quick
+        ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 120, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
+        : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftImages = 600, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
+
+    public DualEncoderTrainingOptions FilterTraining => Quick
+        ? new DualEncoderTrainingOptions { Epochs = 12, BatchSize = 64, Seed = Seed }
+        : new DualEncoderTrainingOptions { Epochs = 14, BatchSize = 128, Seed = Seed };
+}

@@ -1,0 +1,134 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Curation.Filtering;
+using OpenQwen2VL.Curation.Synth;
+using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Evaluation.Vqa;
+
+namespace OpenQwen2VL.Evaluation.Demo;
+
+/// <summary>Everything the demo measured. Null means the stage did not run (see <see cref="NotRun"/>).</summary>
+public sealed class DemoReport
+{
+    public required DemoOptions Options { get; init; }
+    public required SyntheticDataset Synth { get; init; }
+    public required CurationResult Curation { get; init; }
+    public PackedData? Packed { get; set; }
+    public TrainedModel? Pretrained { get; set; }
+    public TrainedModel? Finetuned { get; set; }
+    public required double MajorityBaseline { get; init; }
+    public required double MajorityBaselineGlobal { get; init; }
+    /// <summary>Keys: zero_shot_pretrain, few_shot_pretrain, zero_shot_sft, few_shot_sft.</summary>
+    public Dictionary<string, VqaEvaluationResult?> Vqa { get; } = new(StringComparer.Ordinal)
+    {
+        ["zero_shot_pretrain"] = null, ["few_shot_pretrain"] = null, ["zero_shot_sft"] = null, ["few_shot_sft"] = null,
+    };
+    public List<StageNotRun> NotRun { get; } = [];
+    public Dictionary<string, double> StageSeconds { get; } = new(StringComparer.Ordinal);
+    public List<string> Plots { get; } = [];
+
+    public JsonObject ToJson()
+    {
+        var vqa = new JsonObject();
+        foreach (var (k, v) in Vqa) vqa[k] = v is null ? null : JsonValue.Create(v.Accuracy);
+        var stages = new JsonObject();
+        foreach (var (k, v) in StageSeconds) stages[k] = Math.Round(v, 3);
+        var m = Curation.NoiseRemoval;
+        return new JsonObject
+        {
+            ["seed"] = Options.Seed,
+            ["quick"] = Options.Quick,
+            ["vqa_accuracy"] = vqa,
+            ["few_shot_k"] = Options.FewShot,
+            ["majority_baseline"] = MajorityBaseline,
+            ["majority_baseline_global"] = MajorityBaselineGlobal,
+            ["filter"] = new JsonObject
+            {
+                ["precision"] = m?.Precision, ["recall"] = m?.Recall, ["threshold"] = Curation.Threshold.Value,
+                ["threshold_method"] = Curation.Threshold.Method, ["input"] = Curation.Input, ["kept"] = Curation.Kept,
+                ["filtered_out"] = Curation.FilteredOut, ["injected_noise"] = m?.Noisy,
+            },
+            ["data"] = new JsonObject
+            {
+                ["pretrain_pairs"] = Synth.Pretrain.Count, ["noisy_pairs"] = Synth.Pretrain.Count(p => p.IsNoise),
+                ["sft_conversations"] = Synth.Sft.Count, ["eval_questions"] = Synth.EvalQuestions.Count, ["eval_images"] = Synth.EvalImages.Count,
+            },
+            ["pack"] = Packed is null ? null : new JsonObject
+            {
+                ["samples"] = Packed.Samples, ["sequences"] = Packed.Sequences, ["capacity"] = Packed.Capacity, ["fill_ratio"] = Packed.FillRatio,
+            },
+            ["training"] = new JsonObject
+            {
+                ["pretrain_tokens_per_second"] = Pretrained?.TokensPerSecond, ["sft_tokens_per_second"] = Finetuned?.TokensPerSecond,
+                ["pretrain_final_loss"] = Pretrained?.Losses.LastOrDefault(), ["sft_final_loss"] = Finetuned?.Losses.LastOrDefault(),
+            },
+            ["stage_seconds"] = stages,
+            ["not_run"] = new JsonArray(NotRun.Select(n => (JsonNode)new JsonObject { ["stage"] = n.Stage, ["reason"] = n.Reason }).ToArray()),
+            ["plots"] = new JsonArray(Plots.Select(p => (JsonNode)JsonValue.Create(p)!).ToArray()),
+        };
+    }
+
+    public string ToMarkdown(string reportDir)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        string Pct(double? v) => v is { } x ? (100 * x).ToString("F1", inv) : "not run";
+        var sb = new StringBuilder();
+        sb.AppendLine("# OpenQwen2VL.NET demo report").AppendLine();
+        sb.AppendLine($"Seed {Options.Seed}, {(Options.Quick ? "quick" : "default")} sizes, device {Options.Device}.").AppendLine();
+        sb.AppendLine("## Data").AppendLine().AppendLine("| split | size |").AppendLine("|---|---|");
+        sb.AppendLine($"| pre-training pairs | {Synth.Pretrain.Count} ({Synth.Pretrain.Count(p => p.IsNoise)} with injected wrong captions) |");
+        sb.AppendLine($"| SFT conversations (LLaVA JSON) | {Synth.Sft.Count} |");
+        sb.AppendLine($"| evaluation (VQAv2 JSON) | {Synth.EvalQuestions.Count} questions on {Synth.EvalImages.Count} images, 10 answers each |").AppendLine();
+        var m = Curation.NoiseRemoval;
+        sb.AppendLine("## Curation (dual-encoder filter)").AppendLine().AppendLine("| | value |").AppendLine("|---|---|");
+        sb.AppendLine($"| input / kept / filtered out | {Curation.Input} / {Curation.Kept} / {Curation.FilteredOut} |");
+        sb.AppendLine($"| threshold | {Curation.Threshold.Value.ToString("F4", inv)} ({Curation.Threshold.Method}) |");
+        sb.AppendLine($"| noise removal precision | {Pct(m?.Precision)}% |");
+        sb.AppendLine($"| noise removal recall | {Pct(m?.Recall)}% |");
+        sb.AppendLine($"| filter training | {Curation.EpochLosses.Count} epochs, final loss {Curation.EpochLosses[^1].ToString("F4", inv)}, {Curation.TrainSeconds.ToString("F1", inv)} s |").AppendLine();
+        sb.AppendLine("## Packing").AppendLine();
+        sb.AppendLine(Packed is null ? "Not run.\n" : $"{Packed.Samples} samples into {Packed.Sequences} sequences of {Packed.Capacity} tokens, fill {Pct(Packed.FillRatio)}%.\n");
+        sb.AppendLine("## Training").AppendLine().AppendLine("| stage | final loss | tokens/s | seconds |").AppendLine("|---|---|---|---|");
+        foreach (var (name, t) in new[] { ("pre-training", Pretrained), ("SFT", Finetuned) })
+            sb.AppendLine(t is null ? $"| {name} | not run | | |" : $"| {name} | {t.Losses.LastOrDefault().ToString("F4", inv)} | {t.TokensPerSecond.ToString("F0", inv)} | {t.Seconds.ToString("F1", inv)} |");
+        sb.AppendLine().AppendLine("## VQA accuracy (official VQAv2 metric, %)").AppendLine().AppendLine("| model | 0-shot | " + Options.FewShot + "-shot |").AppendLine("|---|---|---|");
+        sb.AppendLine($"| after pre-training | {Pct(Vqa["zero_shot_pretrain"]?.Accuracy)} | {Pct(Vqa["few_shot_pretrain"]?.Accuracy)} |");
+        sb.AppendLine($"| after SFT | {Pct(Vqa["zero_shot_sft"]?.Accuracy)} | {Pct(Vqa["few_shot_sft"]?.Accuracy)} |");
+        sb.AppendLine($"| majority answer per question type (baseline) | {Pct(MajorityBaseline)} | |");
+        sb.AppendLine($"| majority answer overall | {Pct(MajorityBaselineGlobal)} | |").AppendLine();
+        if (Vqa.Values.LastOrDefault(v => v is not null) is { } shown)
+        {
+            sb.AppendLine($"### Generated answers ({shown.Name})").AppendLine();
+            foreach (var e in shown.Examples)
+                sb.AppendLine($"- ![]({Rel(reportDir, e.Item.ImagePath)}) **Q:** {e.Item.Question} **A:** {e.Answer} (reference {e.Item.MultipleChoiceAnswer}, accuracy {e.Accuracy.ToString("F2", inv)})");
+            sb.AppendLine();
+        }
+        if (NotRun.Count > 0)
+        {
+            sb.AppendLine("## Stages not run").AppendLine();
+            foreach (var n in NotRun) sb.AppendLine($"- {n.Stage}: {n.Reason}");
+            sb.AppendLine();
+        }
+        sb.AppendLine("## Time per stage").AppendLine().AppendLine("| stage | seconds |").AppendLine("|---|---|");
+        foreach (var (k, v) in StageSeconds) sb.AppendLine($"| {k} | {v.ToString("F1", inv)} |");
+        sb.AppendLine().AppendLine("## Plots").AppendLine();
+        foreach (var p in Plots) sb.AppendLine($"![]({Rel(reportDir, p)})");
+        sb.AppendLine().AppendLine("## Reproduce at full scale").AppendLine().AppendLine("```");
+        sb.AppendLine("oqvl curate --input 'datacomp/{00000..01023}.tar' --output curated --keep-fraction 0.3");
+        sb.AppendLine("oqvl evaluate --questions v2_OpenEnded_mscoco_val2014_questions.json --annotations v2_mscoco_val2014_annotations.json \\");
+        sb.AppendLine("  --images val2014 --image-pattern 'COCO_val2014_{0:D12}.jpg' --results predictions.json");
+        sb.AppendLine("# pack / pretrain / sft with real SigLIP-SO400M + Qwen2.5-1.5B checkpoints: see the training commands in README.md");
+        sb.AppendLine("```");
+        return sb.ToString();
+    }
+
+    private static string Rel(string dir, string path) => Path.GetRelativePath(dir, path).Replace('\\', '/');
+
+    public void Write(string dir)
+    {
+        AtomicFile.WriteAllText(Path.Combine(dir, "report.json"), ToJson().ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(dir, "report.md"), ToMarkdown(dir));
+    }
+}

@@ -1,0 +1,53 @@
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Loading;
+using OpenQwen2VL.Model.Vlm;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Training.Data;
+
+/// <summary>
+/// Packed shards (`oqvl pack` output) through the data branch's <see cref="BatchLoader"/>: this rank's
+/// shards, seeded shuffling, threaded image preprocessing, epochs repeated as long as the trainer asks.
+/// The position is the loader's <see cref="LoaderState"/> after the last batch handed out.
+/// </summary>
+public sealed class ShardBatchSource : IBatchSource
+{
+    readonly BatchLoader _loader;
+    LoaderState? _state;
+    IEnumerator<DataBatch>? _batches;
+
+    public ShardBatchSource(IReadOnlyList<string> shards, int microBatch, int imageSize, int seed, int rank, int world)
+    {
+        if (shards.Count == 0) throw new ArgumentException("no shards");
+        // The recipe's "resize-naive" transform normalises with mean 0.5 / std 0.5 (notes).
+        var preprocessor = new ImagePreprocessor(imageSize, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
+        _loader = new BatchLoader(shards, new PackedShardSource(), preprocessor,
+            new LoaderOptions { BatchSize = microBatch, Seed = seed, Rank = rank, WorldSize = world, Epochs = null });
+    }
+
+    public VlmBatch Next()
+    {
+        _batches ??= _loader.Batches(_state).GetEnumerator();
+        if (!_batches.MoveNext()) throw new InvalidOperationException("the shard loader ended (no examples in this rank's shards?)");
+        var b = _batches.Current;
+        _state = b.StateAfter;
+        return new VlmBatch
+        {
+            InputIds = tensor(b.InputIds, [b.BatchSize, b.SequenceLength]),
+            Labels = tensor(b.Labels, [b.BatchSize, b.SequenceLength]),
+            PixelValues = b.ImageCount == 0 ? null : tensor(b.Pixels, [b.ImageCount, 3, b.ImageSize, b.ImageSize]),
+        };
+    }
+
+    public JsonNode SavePosition() => _state is null ? new JsonObject() : JsonNode.Parse(_state.ToJson())!;
+
+    public void RestorePosition(JsonNode position)
+    {
+        _batches?.Dispose();
+        _batches = null;
+        _state = position is JsonObject { Count: 0 } ? null : LoaderState.FromJson(position.ToJsonString());
+    }
+
+    public void Dispose() => _batches?.Dispose();
+}

@@ -1,0 +1,64 @@
+using System.CommandLine;
+using System.Text.Json;
+using OpenQwen2VL.Cli;
+using OpenQwen2VL.Cli.Commands;
+using OpenQwen2VL.Evaluation.Demo;
+using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Tests.Shards;
+
+namespace OpenQwen2VL.Tests.Demo;
+
+public class DemoPipelineTests
+{
+    private static string Tokenizer => Path.Combine(ReferenceFixtures.Dir, "tokenizer.json");
+
+    [Fact]
+    public void QuickDemoReportsNumbersFromTheRun_OtherSeedOtherNumbers()
+    {
+        using var dir = new TempDir();
+        var reports = new List<JsonDocument>();
+        foreach (int seed in new[] { 1, 2 })
+        {
+            string outDir = Path.Combine(dir.Path, $"seed{seed}");
+            var report = new DemoPipeline().Run(new DemoOptions { OutputDir = outDir, Quick = true, Seed = seed, TokenizerPath = Tokenizer });
+            var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
+            reports.Add(json);
+            var root = json.RootElement;
+            Assert.True(File.Exists(Path.Combine(outDir, "report.md")));
+            foreach (var stage in DemoPipeline.StageNames) Assert.True(root.GetProperty("stage_seconds").GetProperty(stage).GetDouble() >= 0);
+            foreach (var key in new[] { "zero_shot_pretrain", "few_shot_pretrain", "zero_shot_sft", "few_shot_sft" })
+                Assert.True(root.GetProperty("vqa_accuracy").TryGetProperty(key, out _));
+
+            // The baseline in the report is the one the evaluation files give.
+            var layout = new OpenQwen2VL.Curation.Synth.SyntheticDatasetLayout(Path.Combine(outDir, "data"));
+            var eval = VqaDataset.Load(layout.EvalQuestions, layout.EvalAnnotations, layout.EvalImageRoot);
+            double baseline = new MajorityAnswerBaseline(eval.Items, perQuestionType: true).Accuracy(eval.Items);
+            Assert.Equal(baseline, root.GetProperty("majority_baseline").GetDouble(), 12);
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "eval", "majority_baseline_summary.json")));
+            Assert.Equal(baseline, summary.RootElement.GetProperty("accuracy").GetDouble(), 12);
+
+            // Filter numbers agree with the curation stats written by that stage.
+            using var stats = JsonDocument.Parse(File.ReadAllText(report.Curation.StatsJson));
+            var filter = root.GetProperty("filter");
+            Assert.Equal(stats.RootElement.GetProperty("noise_removal").GetProperty("precision").GetDouble(), filter.GetProperty("precision").GetDouble(), 12);
+            Assert.InRange(filter.GetProperty("recall").GetDouble(), 0, 1);
+            Assert.Equal(report.Curation.Input, report.Curation.Kept + report.Curation.FilteredOut + report.Curation.Skipped.Values.Sum());
+            Assert.True(root.GetProperty("pack").GetProperty("fill_ratio").GetDouble() is > 0 and <= 1);
+        }
+        Assert.NotEqual(reports[0].RootElement.GetProperty("filter").GetProperty("threshold").GetDouble(),
+            reports[1].RootElement.GetProperty("filter").GetProperty("threshold").GetDouble());
+        Assert.NotEqual(reports[0].RootElement.GetProperty("majority_baseline").GetDouble(), reports[1].RootElement.GetProperty("majority_baseline").GetDouble());
+        foreach (var r in reports) r.Dispose();
+    }
+
+    [Theory]
+    [InlineData("--out", "/nonexistent-parent-folder/x")]
+    [InlineData("--device", "tpu")]
+    [InlineData("--tokenizer", "/nonexistent/tokenizer.json")]
+    public void BadFlagsAreUserErrors(string flag, string value)
+    {
+        var parse = Program.BuildRoot().Parse(["demo", flag, value]);
+        Assert.Empty(parse.Errors);
+        Assert.Throws<CliUserException>(() => parse.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false }));
+    }
+}

@@ -1,0 +1,40 @@
+using OpenQwen2VL.Data.Packing;
+using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Training.Data;
+using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+
+namespace OpenQwen2VL.Tests.Training;
+
+[Collection("Training")]
+public class ShardBatchSourceTests
+{
+    [Fact]
+    public void PackedShardsResumeFromSavedPositionWithTheSameBatches()
+    {
+        var dir = TempDir();
+        var tokenizer = BpeTokenizer.Load(ReferenceFixtures.File("tokenizer.json"));
+        var raw = SyntheticCaptionShards.Write(Path.Combine(dir, "in"), 2, 10, imageSide: 20);
+        new PackPipeline(tokenizer, new PackOptions { Capacity = 200, VisualTokens = 16, PacksPerShard = 2, ImageSize = 16 })
+            .Run(raw, Path.Combine(dir, "packed"));
+        var shards = Directory.GetFiles(Path.Combine(dir, "packed"), "packed-*.tar").Order().ToList();
+
+        List<long[]> Ids(IBatchSource s, int n) => Enumerable.Range(0, n).Select(_ =>
+        {
+            using var b = s.Next();
+            Assert.Equal(b.InputIds.shape, b.Labels.shape);
+            Assert.Equal(b.PixelValues?.shape[0] ?? 0, b.InputIds.data<long>().ToArray().Count(t => t == VlmBatch.ImageMarker));
+            return b.InputIds.data<long>().ToArray();
+        }).ToList();
+
+        using var straight = new ShardBatchSource(shards, 1, 16, seed: 5, rank: 0, world: 1);
+        var all = Ids(straight, 6);   // runs past one epoch of the few packs: epochs repeat
+        using var first = new ShardBatchSource(shards, 1, 16, seed: 5, rank: 0, world: 1);
+        Ids(first, 3);
+        var position = first.SavePosition();
+        using var resumed = new ShardBatchSource(shards, 1, 16, seed: 5, rank: 0, world: 1);
+        resumed.RestorePosition(position);
+        Assert.Equal(all.Skip(3), Ids(resumed, 3));
+    }
+}
