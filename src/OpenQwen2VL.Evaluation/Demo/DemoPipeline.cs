@@ -68,6 +68,9 @@ public sealed class DemoPipeline(IDemoModelStages? stages = null)
         report.Finetuned = Stage("sft", () => report.Pretrained is null ? Skip<TrainedModel>(report, "sft", "no pre-trained model")
             : Record(report, _stages.Sft(o, report.Pretrained, layout, work, log, out var n), n));
 
+        foreach (var t in new[] { report.Pretrained, report.Finetuned })
+            if (t?.LossPlotPng is { } png && File.Exists(png)) report.Plots.Add(png);
+
         Stage("evaluate", () =>
         {
             string evalDir = Path.Combine(o.OutputDir, "eval");
