@@ -47,7 +47,8 @@ public class DemoModelStages : IDemoModelStages
     {
         notRun = null;
         var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
-        var config = Config(Stage.Pretrain, options, options.PretrainSteps, options.PretrainLearningRate, options.PretrainPoolSide, options.PackCapacity);
+        var config = Config(Stage.Pretrain, options.PretrainSteps, options.BatchSequences, options.PretrainLearningRate, options.PretrainPoolSide,
+            options.PackCapacity, trainVision: false, options.Seed);
         manual_seed(options.Seed);
         using var model = VlmTrainableModel.Tiny(tokenizer.VocabSize, options.Seed);
         model.Vlm.Projector.PoolSide = config.VisualPoolSide;
@@ -60,7 +61,8 @@ public class DemoModelStages : IDemoModelStages
     {
         notRun = null;
         var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
-        var config = Config(Stage.Sft, options, options.SftSteps, options.SftLearningRate, options.SftPoolSide, options.SftContextLength);
+        var config = Config(Stage.Sft, options.SftSteps, options.SftBatchSequences, options.SftLearningRate, options.SftPoolSide,
+            options.SftContextLength, options.SftTrainVision, options.Seed);
         // Low-to-high switch: the same projector weights, now over the full grid of patches.
         using var model = new VlmTrainableModel(LoadCheckpoint(pretrained.CheckpointDir, tokenizer.VocabSize, config.VisualPoolSide));
         var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), data.SftImageRoot, options.SftContextLength, model.VisualTokensPerImage);
@@ -81,12 +83,13 @@ public class DemoModelStages : IDemoModelStages
     }
 
     /// <summary>The tiny preset's stage config: the stage's recipe defaults, then the demo's sizes (fp32, log every step).</summary>
-    private static StageConfig Config(Stage stage, DemoOptions o, int steps, double lr, int poolSide, int sequenceLength) =>
+    private static StageConfig Config(Stage stage, int steps, int batch, double lr, int poolSide, int sequenceLength, bool trainVision, int seed) =>
         StageConfig.Resolve(stage, null,
         [
-            $"max_steps={steps}", $"learning_rate={lr}", $"global_batch_sequences={o.BatchSequences}", $"micro_batch_sequences={o.BatchSequences}",
+            $"max_steps={steps}", $"learning_rate={lr}", $"global_batch_sequences={batch}", $"micro_batch_sequences={batch}",
             $"visual_pool_side={poolSide}", $"sequence_length={sequenceLength}", "precision=fp32", "activation_checkpointing=false",
-            "log_every=1", $"checkpoint_every={steps}", "keep_last_checkpoints=1", $"seed={o.Seed}", "warmup_ratio=0.05", "weight_decay=0.01",
+            "log_every=1", $"checkpoint_every={steps}", "keep_last_checkpoints=1", $"seed={seed}", "warmup_ratio=0.05", "weight_decay=0.01",
+            $"train_vision={(trainVision ? "true" : "false")}",
         ]);
 
     private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit, Action<string> log)

@@ -25,13 +25,21 @@ public sealed record DemoOptions
     public int SftPoolSide { get; init; } = 8;
     /// <summary>SFT samples are cut to this many tokens (visual tokens included).</summary>
     public int SftContextLength { get; init; } = 512;
-    /// <summary>Sequences per optimiser step in both stages.</summary>
+    /// <summary>Sequences per optimiser step: pre-training (packed sequences) and SFT (conversations).</summary>
     public int BatchSequences { get; init; } = 4;
+    public int SftBatchSequences { get; init; } = 8;
+    /// <summary>
+    /// Train the vision tower during SFT. The recipe keeps a pre-trained SigLIP frozen; the demo's tower is a random
+    /// init that has never seen an image, so SFT is where it learns to see (pre-training still keeps it frozen).
+    /// </summary>
+    public bool SftTrainVision { get; init; } = true;
     public double PretrainLearningRate { get; init; } = 2e-3;
     public double SftLearningRate { get; init; } = 2e-3;
     /// <summary>Optimiser steps; null: the quick/default size.</summary>
     public int? PretrainStepsOverride { get; init; }
     public int? SftStepsOverride { get; init; }
+    /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
+    public int? EvalLimit { get; init; }
     public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 10 : 60);
     public int SftSteps => SftStepsOverride ?? (Quick ? 20 : 200);
 
