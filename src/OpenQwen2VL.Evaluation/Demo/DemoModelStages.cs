@@ -3,7 +3,6 @@ using OpenQwen2VL.Curation.Synth;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Packing;
-using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Evaluation.Vqa;
@@ -65,10 +64,11 @@ public class DemoModelStages : IDemoModelStages
             options.SftContextLength, options.SftTrainVision, options.Seed);
         // Low-to-high switch: the same projector weights, now over the full grid of patches.
         using var model = new VlmTrainableModel(LoadCheckpoint(pretrained.CheckpointDir, tokenizer.VocabSize, config.VisualPoolSide));
-        var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), data.SftImageRoot, options.SftContextLength, model.VisualTokensPerImage);
-        using var source = new ShardBatchSource([data.SftJson], new SftExampleSource(reader), config.MicroBatchSequences,
-            model.Vlm.Config.Vision.ImageSize, options.Seed, rank: 0, world: 1, PadId(tokenizer));
-        return Train(model, source, config, Path.Combine(workDir, "sft"), data.SftJson, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
+        // The same data path as `oqvl train --stage sft --data sft:JSON,IMAGE_ROOT`.
+        string spec = $"sft:{data.SftJson},{data.SftImageRoot}";
+        using var source = BatchSourceSpec.Open(spec, config.MicroBatchSequences, model.Vlm.Config.Vision.ImageSize, tokenizer.VocabSize,
+            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength);
+        return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
     }
 
     public virtual IVqaAnswerGenerator? Generator(DemoOptions options, TrainedModel model, string name, out StageNotRun? notRun)
