@@ -40,8 +40,8 @@ public sealed record DemoOptions
     public int? SftStepsOverride { get; init; }
     /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
     public int? EvalLimit { get; init; }
-    public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 10 : 60);
-    public int SftSteps => SftStepsOverride ?? (Quick ? 20 : 200);
+    public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 60);
+    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 400);
 
     public SyntheticDatasetOptions Synth => Quick
         ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 120, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
