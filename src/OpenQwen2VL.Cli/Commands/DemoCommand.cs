@@ -17,9 +17,11 @@ public sealed class DemoCommand : ICliCommand
         var seed = new Option<int>("--seed") { Description = "Seed of every stage", DefaultValueFactory = _ => 7 };
         var device = new Option<string>("--device") { Description = "cpu | cuda", DefaultValueFactory = _ => "cpu" };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "HF tokenizer.json (default: the bundled small reference tokenizer)" };
+        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pre-training optimiser steps (default: by size)" };
+        var sftSteps = new Option<int?>("--sft-steps") { Description = "SFT optimiser steps (default: by size)" };
 
         var cmd = new Command("demo", "Run the whole Open-Qwen2VL recipe on synthetic data and write report.md / report.json");
-        foreach (var o in new Option[] { outDir, quick, seed, device, tokenizer }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { outDir, quick, seed, device, tokenizer, pretrainSteps, sftSteps }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             string output = r.GetValue(outDir)!;
@@ -31,8 +33,10 @@ public sealed class DemoCommand : ICliCommand
             string? tok = r.GetValue(tokenizer);
             if (tok is not null && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
             tok ??= FindDefaultTokenizer();
+            if (r.GetValue(pretrainSteps) is < 1 || r.GetValue(sftSteps) is < 1) throw new CliUserException("--pretrain-steps and --sft-steps must be >= 1");
 
-            var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok };
+            var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok,
+                PretrainStepsOverride = r.GetValue(pretrainSteps), SftStepsOverride = r.GetValue(sftSteps) };
             var report = new DemoPipeline().Run(options, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
             var table = new Table().AddColumn("result").AddColumn("value");
             foreach (var (k, v) in report.Vqa) table.AddRow($"VQA {k}", v is null ? "not run" : $"{100 * v.Accuracy:F1}%");

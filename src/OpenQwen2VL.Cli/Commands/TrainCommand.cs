@@ -23,7 +23,7 @@ public sealed class TrainCommand : ICliCommand
     public Command Build()
     {
         var stage = new Option<string>("--stage") { Description = "pretrain | sft | align", Required = true };
-        var data = new Option<string>("--data") { Description = "training data: shards:SPEC (packed shards, e.g. packed/{00000..00009}.tar) or synthetic:N", Required = true };
+        var data = new Option<string>("--data") { Description = "training data: shards:SPEC (packed shards, e.g. packed/{00000..00009}.tar), sft:JSON,IMAGE_ROOT (LLaVA SFT JSON; tokenizer from --llm) or synthetic:N", Required = true };
         var outDir = new Option<string>("--out") { Description = "run folder (config.json, metrics.jsonl, checkpoints/, final/)", Required = true };
         var config = new Option<string?>("--config") { Description = "JSON file overriding the stage's defaults" };
         var maxSteps = new Option<int?>("--max-steps") { Description = "optimiser steps (fixes the LR schedule)" };
@@ -99,8 +99,10 @@ public sealed class TrainCommand : ICliCommand
             IBatchSource source;
             try
             {
+                // sft: data is tokenized here with the LLM folder's tokenizer; samples are cut to the stage's sequence length.
                 source = BatchSourceSpec.Open(r.GetValue(data)!, cfg.MicroBatchSequences, vlm.Config.Vision.ImageSize,
-                    (int)vlm.Config.Llm.VocabSize, cfg.Seed, rank: 0, world: 1);
+                    (int)vlm.Config.Llm.VocabSize, cfg.Seed, rank: 0, world: 1,
+                    tokenizerPath: tiny ? null : Path.Combine(r.GetValue(llm)!, "tokenizer.json"), model.VisualTokensPerImage, cfg.SequenceLength);
             }
             catch (ArgumentException e) { throw new CliUserException(e.Message); }
             using var __ = source;

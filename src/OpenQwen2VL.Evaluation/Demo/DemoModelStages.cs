@@ -1,16 +1,26 @@
 using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Curation.Synth;
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Packing;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Training;
+using OpenQwen2VL.Training.Config;
+using OpenQwen2VL.Training.Data;
+using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Training.Observability;
+using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Evaluation.Demo;
 
 /// <summary>
-/// The demo's engine stages as far as the merged engines go. Packing plans the sequences for real (the
-/// tokenizer and First-Fit-Decreasing are merged); writing packed shards, training and VLM generation wait
-/// for the training and model branches: each of those methods is the one place to wire them.
+/// The demo's engine stages on the real engines: <see cref="PackPipeline"/> (as `oqvl pack`), the
+/// <see cref="Trainer"/> (as `oqvl train --preset tiny`) for pre-training on the packed shards and SFT on the
+/// LLaVA JSON, and <see cref="VisionLanguageModel.Generate"/> for the answers. The model is the tiny preset
+/// with the tokenizer's vocabulary; its vision tower stays frozen at its random init (saved with each stage).
 /// </summary>
 public class DemoModelStages : IDemoModelStages
 {
@@ -19,33 +29,101 @@ public class DemoModelStages : IDemoModelStages
         notRun = null;
         if (options.TokenizerPath is null) { notRun = new("pack", "no tokenizer.json given"); return null; }
         var tokenizer = BpeTokenizer.Load(options.TokenizerPath);
-        // Pre-training sample text: "<s><image>\n{caption}<|im_end|>"; the image marker becomes the visual tokens.
-        var lengths = new List<int>();
-        foreach (var shard in ShardSpec.Expand(curated.KeptShardSpec))
-            foreach (var s in WebDatasetReader.Read(shard))
-                if (Img2DatasetParser.TryParse(s, out var p, out _))
-                    lengths.Add(Math.Min(options.PackCapacity, tokenizer.Encode($"<s><image>\n{p!.Caption}<|im_end|>").Length - 1 + options.PretrainVisualTokens));
-        var packing = FirstFitDecreasing.Pack(lengths.ToArray(), options.PackCapacity);
-        log($"packed {lengths.Count} samples into {packing.BinCount} sequences of {options.PackCapacity} tokens, fill {100 * packing.FillRatio:F1}%");
-        // TODO(lead): write the packed sequences with the shards branch's packed-data writer; this is the plan only.
-        return new PackedData(curated.KeptShardSpec, packing.BinCount, lengths.Count, options.PackCapacity, packing.TotalLoad, packing.FillRatio);
+        string outDir = Path.Combine(workDir, "packed");
+        var report = new PackPipeline(tokenizer, new PackOptions
+        {
+            Capacity = options.PackCapacity, VisualTokens = options.PretrainVisualTokens, Seed = options.Seed,
+            ImageSize = options.ImageSize, PacksPerShard = 64, Threads = Math.Max(1, Environment.ProcessorCount),
+        }).Run(ShardSpec.Expand(curated.KeptShardSpec), outDir);
+        log($"  packed {report.Stats.Kept}/{report.Stats.Input} samples into {report.Packs} sequences of {options.PackCapacity} tokens " +
+            $"({report.OutputShards.Count} shards), fill {100 * report.FillRatio:F1}%, {report.Seconds:F1} s");
+        if (report.Packs == 0) { notRun = new("pack", "no sample could be packed (see work/packed/stats.json)"); return null; }
+        string location = string.Join(",", report.OutputShards.Select(f => Path.Combine(outDir, f)));
+        return new PackedData(location, (int)report.Packs, (int)report.Stats.Kept, options.PackCapacity, report.PackedTokens, report.FillRatio);
     }
 
     public virtual TrainedModel? Pretrain(DemoOptions options, PackedData packed, string workDir, Action<string> log, out StageNotRun? notRun)
     {
-        notRun = new("pretrain", "training engine not merged yet (branch training)");
-        return null;
+        notRun = null;
+        var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
+        var config = Config(Stage.Pretrain, options.PretrainSteps, options.BatchSequences, options.PretrainLearningRate, options.PretrainPoolSide,
+            options.PackCapacity, trainVision: false, options.Seed);
+        manual_seed(options.Seed);
+        using var model = VlmTrainableModel.Tiny(tokenizer.VocabSize, options.Seed);
+        model.Vlm.Projector.PoolSide = config.VisualPoolSide;
+        using var source = new ShardBatchSource(packed.Location.Split(','), new PackedShardSource(), config.MicroBatchSequences,
+            model.Vlm.Config.Vision.ImageSize, options.Seed, rank: 0, world: 1, PadId(tokenizer));
+        return Train(model, source, config, Path.Combine(workDir, "pretrain"), $"shards:{packed.Location}", "new", log);
     }
 
     public virtual TrainedModel? Sft(DemoOptions options, TrainedModel pretrained, SyntheticDatasetLayout data, string workDir, Action<string> log, out StageNotRun? notRun)
     {
-        notRun = new("sft", "training engine not merged yet (branch training)");
-        return null;
+        notRun = null;
+        var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
+        var config = Config(Stage.Sft, options.SftSteps, options.SftBatchSequences, options.SftLearningRate, options.SftPoolSide,
+            options.SftContextLength, options.SftTrainVision, options.Seed);
+        // Low-to-high switch: the same projector weights, now over the full grid of patches.
+        using var model = new VlmTrainableModel(LoadCheckpoint(pretrained.CheckpointDir, tokenizer.VocabSize, config.VisualPoolSide));
+        // The same data path as `oqvl train --stage sft --data sft:JSON,IMAGE_ROOT`.
+        string spec = $"sft:{data.SftJson},{data.SftImageRoot}";
+        using var source = BatchSourceSpec.Open(spec, config.MicroBatchSequences, model.Vlm.Config.Vision.ImageSize, tokenizer.VocabSize,
+            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength);
+        return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
     }
 
     public virtual IVqaAnswerGenerator? Generator(DemoOptions options, TrainedModel model, string name, out StageNotRun? notRun)
     {
-        notRun = new("generate", "VLM generation not merged yet (branch model)");
-        return null;
+        notRun = null;
+        var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model.CheckpointDir, "hf", "manifest.json")))!;
+        var vlm = LoadCheckpoint(model.CheckpointDir, tokenizer.VocabSize, (int)manifest["visual_pool_side"]!);
+        vlm.eval();
+        return new VlmAnswerGenerator(name, vlm, tokenizer, ShardBatchSource.Preprocessor(vlm.Config.Vision.ImageSize),
+            prependBos: name == "pretrain", CPU);
     }
+
+    /// <summary>The tiny preset's stage config: the stage's recipe defaults, then the demo's sizes (fp32, log every step).</summary>
+    private static StageConfig Config(Stage stage, int steps, int batch, double lr, int poolSide, int sequenceLength, bool trainVision, int seed) =>
+        StageConfig.Resolve(stage, null,
+        [
+            $"max_steps={steps}", $"learning_rate={lr}", $"global_batch_sequences={batch}", $"micro_batch_sequences={batch}",
+            $"visual_pool_side={poolSide}", $"sequence_length={sequenceLength}", "precision=fp32", "activation_checkpointing=false",
+            "log_every=1", $"checkpoint_every={steps}", "keep_last_checkpoints=1", $"seed={seed}", "warmup_ratio=0.05", "weight_decay=0.01",
+            $"train_vision={(trainVision ? "true" : "false")}",
+        ]);
+
+    private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit, Action<string> log)
+    {
+        // A fresh run each time: the demo never resumes an older run's folder.
+        if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
+        var result = new Trainer(model, source, new TrainerOptions
+        {
+            Config = config, RunDirectory = runDir, SaveFrozenComponents = true,
+            Provenance = new Dictionary<string, string> { ["vision"] = "preset:tiny (frozen random init)", ["data"] = data, ["projector_init"] = projectorInit },
+            OnLog = lines =>
+            {
+                var m = lines[^1];
+                if ((m.Step + 1) % 10 == 0 || m.Step + 1 == m.MaxSteps)
+                    log($"  step {m.Step + 1}/{m.MaxSteps} loss {m.Loss:F4} {m.TokensPerSecond:F0} tok/s");
+            },
+        }).Run();
+        if (result.FinalDirectory is null) throw new TrainingException($"{runDir}: training ended without final weights");
+        var metrics = MetricsLog.Read(Path.Combine(runDir, "metrics.jsonl"));
+        log($"  loss {result.FirstLoss:F4} -> {result.LastLoss:F4} in {result.StepsCompleted} steps, {result.ElapsedSeconds:F1} s");
+        return new TrainedModel(result.FinalDirectory, metrics.Select(m => m.Loss).ToList(),
+            metrics.Count == 0 ? 0 : metrics.Average(m => m.TokensPerSecond), result.ElapsedSeconds, Path.Combine(runDir, "loss.png"));
+    }
+
+    /// <summary>A stage's final/ folder (llm, vision, projector safetensors in HF naming) into a tiny VLM.</summary>
+    public static VisionLanguageModel LoadCheckpoint(string finalDir, int vocabSize, int poolSide)
+    {
+        var vlm = new VisionLanguageModel(VlmConfig.Tiny(vocabSize));
+        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "llm.safetensors"))) WeightLoading.CopyInto(vlm.Llm, f);
+        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "vision.safetensors"))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
+        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "projector.safetensors"))) WeightLoading.CopyInto(vlm.Projector, f);
+        vlm.Projector.PoolSide = poolSide;
+        return vlm;
+    }
+
+    private static int PadId(ITextTokenizer tokenizer) => tokenizer.TokenToId("<|endoftext|>") ?? 0;
 }

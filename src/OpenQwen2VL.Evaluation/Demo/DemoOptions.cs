@@ -18,6 +18,30 @@ public sealed record DemoOptions
     public int PackCapacity { get; init; } = 1024;
     /// <summary>Visual tokens per image during pre-training (pooled grid of the tiny tower; the paper's is 144).</summary>
     public int PretrainVisualTokens { get; init; } = 16;
+    /// <summary>Input side of the tiny vision tower (<see cref="OpenQwen2VL.Model.Vlm.VlmConfig.Tiny"/>): 8x8 patches of 7 px.</summary>
+    public int ImageSize { get; init; } = 56;
+    /// <summary>Pooled grid side during pre-training (4x4 = <see cref="PretrainVisualTokens"/>) and SFT (the full 8x8 grid).</summary>
+    public int PretrainPoolSide => (int)Math.Sqrt(PretrainVisualTokens);
+    public int SftPoolSide { get; init; } = 8;
+    /// <summary>SFT samples are cut to this many tokens (visual tokens included).</summary>
+    public int SftContextLength { get; init; } = 512;
+    /// <summary>Sequences per optimiser step: pre-training (packed sequences) and SFT (conversations).</summary>
+    public int BatchSequences { get; init; } = 4;
+    public int SftBatchSequences { get; init; } = 8;
+    /// <summary>
+    /// Train the vision tower during SFT. The recipe keeps a pre-trained SigLIP frozen; the demo's tower is a random
+    /// init that has never seen an image, so SFT is where it learns to see (pre-training still keeps it frozen).
+    /// </summary>
+    public bool SftTrainVision { get; init; } = true;
+    public double PretrainLearningRate { get; init; } = 2e-3;
+    public double SftLearningRate { get; init; } = 2e-3;
+    /// <summary>Optimiser steps; null: the quick/default size.</summary>
+    public int? PretrainStepsOverride { get; init; }
+    public int? SftStepsOverride { get; init; }
+    /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
+    public int? EvalLimit { get; init; }
+    public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 60);
+    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 400);
 
     public SyntheticDatasetOptions Synth => Quick
         ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 120, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }

@@ -68,6 +68,9 @@ public sealed class DemoPipeline(IDemoModelStages? stages = null)
         report.Finetuned = Stage("sft", () => report.Pretrained is null ? Skip<TrainedModel>(report, "sft", "no pre-trained model")
             : Record(report, _stages.Sft(o, report.Pretrained, layout, work, log, out var n), n));
 
+        foreach (var t in new[] { report.Pretrained, report.Finetuned })
+            if (t?.LossPlotPng is { } png && File.Exists(png)) report.Plots.Add(png);
+
         Stage("evaluate", () =>
         {
             string evalDir = Path.Combine(o.OutputDir, "eval");
@@ -81,7 +84,7 @@ public sealed class DemoPipeline(IDemoModelStages? stages = null)
                 if (generator is null) continue;
                 foreach (var (key, shots) in new[] { ($"zero_shot_{stage}", 0), ($"few_shot_{stage}", o.FewShot) })
                 {
-                    var r = VqaEvaluationRunner.Run(eval, generator, new VqaEvaluationOptions { Name = key, Shots = shots, Seed = o.Seed, Style = style }, evalDir,
+                    var r = VqaEvaluationRunner.Run(eval, generator, new VqaEvaluationOptions { Name = key, Shots = shots, Seed = o.Seed, Style = style, Limit = o.EvalLimit }, evalDir,
                         new Progress<(int Done, int Total)>(p => { if (p.Done == p.Total || p.Done % 50 == 0) log($"  {key}: {p.Done}/{p.Total}"); }));
                     report.Vqa[key] = r;
                     log($"  {key}: accuracy {100 * r.Accuracy:F1}% (majority baseline {100 * report.MajorityBaseline:F1}%)");

@@ -98,7 +98,8 @@ public sealed class DemoReport
         sb.AppendLine($"| after SFT | {Pct(Vqa["zero_shot_sft"]?.Accuracy)} | {Pct(Vqa["few_shot_sft"]?.Accuracy)} |");
         sb.AppendLine($"| majority answer per question type (baseline) | {Pct(MajorityBaseline)} | |");
         sb.AppendLine($"| majority answer overall | {Pct(MajorityBaselineGlobal)} | |").AppendLine();
-        if (Vqa.Values.LastOrDefault(v => v is not null) is { } shown)
+        // The answers of the best evaluation (usually the instruction-tuned model), with the images asked about.
+        if (Vqa.Values.Where(v => v is not null).MaxBy(v => v!.Accuracy) is { } shown)
         {
             sb.AppendLine($"### Generated answers ({shown.Name})").AppendLine();
             foreach (var e in shown.Examples)
@@ -115,11 +116,25 @@ public sealed class DemoReport
         foreach (var (k, v) in StageSeconds) sb.AppendLine($"| {k} | {v.ToString("F1", inv)} |");
         sb.AppendLine().AppendLine("## Plots").AppendLine();
         foreach (var p in Plots) sb.AppendLine($"![]({Rel(reportDir, p)})");
-        sb.AppendLine().AppendLine("## Reproduce at full scale").AppendLine().AppendLine("```");
+        sb.AppendLine().AppendLine("## Reproduce at full scale").AppendLine();
+        sb.AppendLine("The same stages with real data and checkpoints (SigLIP-SO400M/14-384 + Qwen2.5-1.5B-Instruct, the paper's sizes):").AppendLine().AppendLine("```");
+        sb.AppendLine("# 1. curate: keep the best-scoring image-text pairs");
         sb.AppendLine("oqvl curate --input 'datacomp/{00000..01023}.tar' --output curated --keep-fraction 0.3");
+        sb.AppendLine("# 2. pack: 4096-token sequences, 144 visual tokens per image");
+        sb.AppendLine("oqvl pack --input 'curated/shards/{00000..01023}.tar' --tokenizer Qwen2.5-1.5B-Instruct/tokenizer.json \\");
+        sb.AppendLine("  --output packed --capacity 4096 --visual-tokens 144");
+        sb.AppendLine("# 3. pre-train: vision frozen, 12x12 pooled visual tokens");
+        sb.AppendLine("oqvl train --stage pretrain --llm Qwen2.5-1.5B-Instruct --vision siglip-so400m-patch14-384 \\");
+        sb.AppendLine("  --data 'shards:packed/packed-{00000..00999}.tar' --out runs/pretrain --device cuda");
+        sb.AppendLine("# 4. SFT: the full 27x27 grid through the same projector");
+        sb.AppendLine("oqvl train --stage sft --llm runs/pretrain/final/hf --vision siglip-so400m-patch14-384 \\");
+        sb.AppendLine("  --projector runs/pretrain/final/hf/projector.safetensors --data 'sft:llava_v1_5_mix665k.json,llava_images' --out runs/sft --device cuda");
+        sb.AppendLine("# 5. score VQAv2 predictions with the official metric");
         sb.AppendLine("oqvl evaluate --questions v2_OpenEnded_mscoco_val2014_questions.json --annotations v2_mscoco_val2014_annotations.json \\");
         sb.AppendLine("  --images val2014 --image-pattern 'COCO_val2014_{0:D12}.jpg' --results predictions.json");
-        sb.AppendLine("# pack / pretrain / sft with real SigLIP-SO400M + Qwen2.5-1.5B checkpoints: see the training commands in README.md");
+        sb.AppendLine("# this demo again");
+        sb.AppendLine($"oqvl demo --out {Path.GetFileName(Path.GetFullPath(reportDir))} --seed {Options.Seed}{(Options.Quick ? " --quick" : "")}" +
+            $"{(Options.PretrainStepsOverride is int ps ? $" --pretrain-steps {ps}" : "")}{(Options.SftStepsOverride is int ss ? $" --sft-steps {ss}" : "")}");
         sb.AppendLine("```");
         return sb.ToString();
     }

@@ -1,13 +1,21 @@
+using OpenQwen2VL.Data.Loading;
+using OpenQwen2VL.Data.Prompts;
+using OpenQwen2VL.Data.Tokenization;
+
 namespace OpenQwen2VL.Training.Data;
 
 /// <summary>
 /// `--data SPEC` of `oqvl train`: <c>synthetic:N</c> (N learnable packed sequences, see
-/// <see cref="SyntheticCaptionSource"/>) or <c>shards:SPEC</c> (packed shards, a WebDataset brace spec such as
-/// <c>packed/{00000..00127}.tar</c>, see <see cref="ShardBatchSource"/>).
+/// <see cref="SyntheticCaptionSource"/>), <c>shards:SPEC</c> (packed shards, a WebDataset brace spec such as
+/// <c>packed/{00000..00127}.tar</c>, see <see cref="ShardBatchSource"/>) or <c>sft:JSON,IMAGE_ROOT</c> (LLaVA-style
+/// SFT annotations with image paths under IMAGE_ROOT, ChatML with loss on the replies, see <see cref="SftExampleSource"/>).
 /// </summary>
 public static class BatchSourceSpec
 {
-    public static IBatchSource Open(string spec, int microBatch, int imageSize, int vocab, long seed, int rank, int world)
+    /// <param name="tokenizerPath">HF tokenizer.json; needed by <c>sft:</c> only</param>
+    /// <param name="visualTokensPerImage">visual tokens an image takes (for cutting SFT samples to <paramref name="contextLength"/>)</param>
+    public static IBatchSource Open(string spec, int microBatch, int imageSize, int vocab, long seed, int rank, int world,
+        string? tokenizerPath = null, int visualTokensPerImage = 1, int? contextLength = null)
     {
         int colon = spec.IndexOf(':');
         string scheme = colon < 0 ? spec : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
@@ -16,7 +24,23 @@ public static class BatchSourceSpec
             "synthetic" => new SyntheticCaptionSource(int.TryParse(arg, out int n) && n > 0 ? n : throw new ArgumentException($"--data synthetic:N needs a positive N, got '{arg}'"),
                 microBatch, imageSize, vocab, seed, rank, world),
             "shards" => new ShardBatchSource(OpenQwen2VL.Data.Shards.ShardSpec.Expand(arg), microBatch, imageSize, (int)seed, rank, world),
-            _ => throw new ArgumentException($"unknown --data scheme '{scheme}' (known: synthetic:N, shards:SPEC)"),
+            "sft" => OpenSft(arg, microBatch, imageSize, seed, rank, world, tokenizerPath, visualTokensPerImage, contextLength),
+            _ => throw new ArgumentException($"unknown --data scheme '{scheme}' (known: synthetic:N, shards:SPEC, sft:JSON,IMAGE_ROOT)"),
         };
+    }
+
+    static ShardBatchSource OpenSft(string arg, int microBatch, int imageSize, long seed, int rank, int world, string? tokenizerPath, int visualTokens, int? contextLength)
+    {
+        int comma = arg.LastIndexOf(',');
+        if (comma <= 0 || comma == arg.Length - 1) throw new ArgumentException($"--data sft:JSON,IMAGE_ROOT expected, got 'sft:{arg}'");
+        string json = arg[..comma], imageRoot = arg[(comma + 1)..];
+        if (!File.Exists(json)) throw new ArgumentException($"SFT annotations not found: {json}");
+        if (!Directory.Exists(imageRoot)) throw new ArgumentException($"SFT image folder not found: {imageRoot}");
+        if (tokenizerPath is null || !File.Exists(tokenizerPath)) throw new ArgumentException($"--data sft: needs a tokenizer.json (not found: {tokenizerPath ?? "none given"})");
+        var tokenizer = BpeTokenizer.Load(tokenizerPath);
+        var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), imageRoot, contextLength, visualTokens);
+        // Pad with <|endoftext|>: Qwen2's pad token, and an id inside any vocabulary this tokenizer fits.
+        int padId = tokenizer.TokenToId("<|endoftext|>") ?? 0;
+        return new ShardBatchSource([json], new SftExampleSource(reader), microBatch, imageSize, (int)seed, rank, world, padId);
     }
 }

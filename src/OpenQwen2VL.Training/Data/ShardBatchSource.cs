@@ -9,6 +9,8 @@ namespace OpenQwen2VL.Training.Data;
 /// <summary>
 /// Packed shards (`oqvl pack` output) through the data branch's <see cref="BatchLoader"/>: this rank's
 /// shards, seeded shuffling, threaded image preprocessing, epochs repeated as long as the trainer asks.
+/// Any other <see cref="IExampleSource"/> works the same way (e.g. <see cref="SftExampleSource"/> over
+/// LLaVA JSON files, each file one "shard").
 /// The position is the loader's <see cref="LoaderState"/> after the last batch handed out.
 /// </summary>
 public sealed class ShardBatchSource : IBatchSource
@@ -18,13 +20,20 @@ public sealed class ShardBatchSource : IBatchSource
     IEnumerator<DataBatch>? _batches;
 
     public ShardBatchSource(IReadOnlyList<string> shards, int microBatch, int imageSize, int seed, int rank, int world)
+        : this(shards, new PackedShardSource(), microBatch, imageSize, seed, rank, world, new LoaderOptions().PadId)
+    {
+    }
+
+    /// <param name="padId">id right-padding fills short rows with; it must be inside the model's vocabulary</param>
+    public ShardBatchSource(IReadOnlyList<string> shards, IExampleSource examples, int microBatch, int imageSize, int seed, int rank, int world, int padId)
     {
         if (shards.Count == 0) throw new ArgumentException("no shards");
-        // The recipe's "resize-naive" transform normalises with mean 0.5 / std 0.5 (notes).
-        var preprocessor = new ImagePreprocessor(imageSize, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
-        _loader = new BatchLoader(shards, new PackedShardSource(), preprocessor,
-            new LoaderOptions { BatchSize = microBatch, Seed = seed, Rank = rank, WorldSize = world, Epochs = null });
+        _loader = new BatchLoader(shards, examples, Preprocessor(imageSize),
+            new LoaderOptions { BatchSize = microBatch, Seed = seed, Rank = rank, WorldSize = world, Epochs = null, PadId = padId });
     }
+
+    /// <summary>The recipe's "resize-naive" transform: resize to the tower's size, normalise with mean 0.5 / std 0.5 (notes).</summary>
+    public static ImagePreprocessor Preprocessor(int imageSize) => new(imageSize, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
 
     public VlmBatch Next()
     {

@@ -20,14 +20,46 @@ public class DemoPipelineTests
         foreach (int seed in new[] { 1, 2 })
         {
             string outDir = Path.Combine(dir.Path, $"seed{seed}");
-            var report = new DemoPipeline().Run(new DemoOptions { OutputDir = outDir, Quick = true, Seed = seed, TokenizerPath = Tokenizer });
+            // Quick sizes with a few optimiser steps and questions: every stage runs for real, the suite stays fast.
+            var report = new DemoPipeline().Run(new DemoOptions
+            {
+                OutputDir = outDir, Quick = true, Seed = seed, TokenizerPath = Tokenizer,
+                PretrainStepsOverride = 3, SftStepsOverride = 3, EvalLimit = 6,
+            });
             var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "report.json")));
             reports.Add(json);
             var root = json.RootElement;
             Assert.True(File.Exists(Path.Combine(outDir, "report.md")));
             foreach (var stage in DemoPipeline.StageNames) Assert.True(root.GetProperty("stage_seconds").GetProperty(stage).GetDouble() >= 0);
+            foreach (var stage in new[] { "synth", "curate", "pack", "pretrain", "sft", "evaluate" })
+                Assert.True(root.GetProperty("stage_seconds").GetProperty(stage).GetDouble() > 0, stage);
+            Assert.Empty(root.GetProperty("not_run").EnumerateArray());
+
+            // Every accuracy was measured, and is the one the evaluation's summary file holds.
             foreach (var key in new[] { "zero_shot_pretrain", "few_shot_pretrain", "zero_shot_sft", "few_shot_sft" })
-                Assert.True(root.GetProperty("vqa_accuracy").TryGetProperty(key, out _));
+            {
+                double accuracy = root.GetProperty("vqa_accuracy").GetProperty(key).GetDouble();
+                Assert.InRange(accuracy, 0, 1);
+                using var evalSummary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "eval", $"{key}_summary.json")));
+                Assert.Equal(accuracy, evalSummary.RootElement.GetProperty("accuracy").GetDouble(), 12);
+                Assert.Equal(6, evalSummary.RootElement.GetProperty("questions").GetInt32());
+            }
+
+            // Both trainings ran their steps, wrote final weights, and the report's losses are their metrics.jsonl.
+            foreach (var (model, run) in new[] { (report.Pretrained!, "pretrain"), (report.Finetuned!, "sft") })
+            {
+                Assert.Equal(3, model.Losses.Count);
+                Assert.All(model.Losses, l => Assert.True(double.IsFinite(l) && l > 0));
+                var lines = File.ReadAllLines(Path.Combine(outDir, "work", run, "metrics.jsonl"));
+                Assert.Equal(model.Losses[^1], JsonDocument.Parse(lines[^1]).RootElement.GetProperty("loss").GetDouble(), 9);
+                foreach (var f in new[] { "llm.safetensors", "vision.safetensors", "projector.safetensors" })
+                    Assert.True(File.Exists(Path.Combine(model.CheckpointDir, f)), f);
+                Assert.True(File.Exists(model.LossPlotPng));
+            }
+            // Packing read every kept pair, and the report's pack numbers are the pack job's own stats.
+            using var packStats = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "work", "packed", "stats.json")));
+            Assert.Equal(report.Curation.Kept, packStats.RootElement.GetProperty("input_samples").GetInt64());
+            Assert.Equal(report.Packed!.Sequences, packStats.RootElement.GetProperty("packs").GetInt64());
 
             // The baseline in the report is the one the evaluation files give.
             var layout = new OpenQwen2VL.Curation.Synth.SyntheticDatasetLayout(Path.Combine(outDir, "data"));
@@ -48,6 +80,8 @@ public class DemoPipelineTests
         Assert.NotEqual(reports[0].RootElement.GetProperty("filter").GetProperty("threshold").GetDouble(),
             reports[1].RootElement.GetProperty("filter").GetProperty("threshold").GetDouble());
         Assert.NotEqual(reports[0].RootElement.GetProperty("majority_baseline").GetDouble(), reports[1].RootElement.GetProperty("majority_baseline").GetDouble());
+        Assert.NotEqual(reports[0].RootElement.GetProperty("training").GetProperty("pretrain_final_loss").GetDouble(),
+            reports[1].RootElement.GetProperty("training").GetProperty("pretrain_final_loss").GetDouble());
         foreach (var r in reports) r.Dispose();
     }
 

@@ -1,0 +1,70 @@
+using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Prompts;
+using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Model.Vlm;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Evaluation.Demo;
+
+/// <summary>
+/// Answers VQA prompts with a <see cref="VisionLanguageModel"/>: the prompt text is tokenized piece by piece
+/// around its <c>&lt;image&gt;</c> placeholders (each becomes the image marker, as in the training data), the
+/// images are preprocessed like the training images, and the answer is greedy-decoded (≤ <see cref="MaxNewTokens"/>)
+/// until an end token.
+/// </summary>
+public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
+{
+    public const int MaxNewTokens = 16;
+
+    private readonly VisionLanguageModel _vlm;
+    private readonly ITextTokenizer _tokenizer;
+    private readonly ImagePreprocessor _preprocessor;
+    private readonly int? _bos;
+    private readonly long[] _stop;
+    private readonly Device _device;
+
+    /// <param name="prependBos">start with <c>&lt;s&gt;</c> as the pre-training samples do (plain prompts)</param>
+    public VlmAnswerGenerator(string name, VisionLanguageModel vlm, ITextTokenizer tokenizer, ImagePreprocessor preprocessor, bool prependBos, Device device)
+    {
+        Name = name;
+        _vlm = vlm;
+        _tokenizer = tokenizer;
+        _preprocessor = preprocessor;
+        _device = device;
+        _bos = prependBos ? tokenizer.TokenToId(MultimodalTokens.Bos) : null;
+        _stop = new[] { MultimodalTokens.ImEnd, MultimodalTokens.EndOfChunk, "<|endoftext|>" }
+            .Select(tokenizer.TokenToId).Where(id => id is not null).Select(id => (long)id!.Value).ToArray();
+    }
+
+    public string Name { get; }
+
+    public string Generate(VqaPrompt prompt)
+    {
+        var ids = new List<long>();
+        if (_bos is int bos) ids.Add(bos);
+        var pieces = prompt.Text.Split(MultimodalTokens.ImagePlaceholder);
+        for (int i = 0; i < pieces.Length; i++)
+        {
+            if (i > 0) ids.Add(MultimodalTokens.ImageMarker);
+            if (pieces[i].Length > 0) ids.AddRange(_tokenizer.Encode(pieces[i]).Select(t => (long)t));
+        }
+        if (pieces.Length - 1 != prompt.ImagePaths.Count)
+            throw new ArgumentException($"prompt has {pieces.Length - 1} image placeholders but {prompt.ImagePaths.Count} images");
+
+        using var scope = NewDisposeScope();
+        Tensor? pixels = null;
+        if (prompt.ImagePaths.Count > 0)
+        {
+            var buffer = new float[prompt.ImagePaths.Count * _preprocessor.OutputLength];
+            for (int i = 0; i < prompt.ImagePaths.Count; i++)
+                if (!_preprocessor.TryPreprocess(File.ReadAllBytes(prompt.ImagePaths[i]), ImageLimits.Default,
+                        buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
+                    throw new InvalidDataException($"{prompt.ImagePaths[i]}: {reason}");
+            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_device);
+        }
+        var output = _vlm.Generate(ids.ToArray(), pixels, MaxNewTokens, _stop);
+        var answer = output.Where(t => !_stop.Contains(t)).Select(t => (int)t).ToArray();
+        return _tokenizer.Decode(answer, skipSpecial: true).Trim();
+    }
+}

@@ -1,0 +1,51 @@
+using System.Text.Json;
+using OpenQwen2VL.Data.Prompts;
+using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Tests.Images;
+using OpenQwen2VL.Training.Data;
+using SkiaSharp;
+using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+
+namespace OpenQwen2VL.Tests.Training;
+
+[Collection("Training")]
+public class SftBatchSourceTests
+{
+    [Fact]
+    public void SftSpecYieldsTheReadersTokensPaddedInsideTheVocabulary()
+    {
+        var dir = TempDir();
+        string tokenizerPath = ReferenceFixtures.File("tokenizer.json");
+        var tokenizer = BpeTokenizer.Load(tokenizerPath);
+        Directory.CreateDirectory(Path.Combine(dir, "img"));
+        var records = Enumerable.Range(0, 3).Select(i =>
+        {
+            File.WriteAllBytes(Path.Combine(dir, "img", $"{i}.jpg"), TestImages.Encode(TestImages.Pattern(20, 18, i), SKEncodedImageFormat.Jpeg));
+            // Replies of different lengths, so the batch needs padding.
+            return new { id = $"s{i}", image = $"{i}.jpg", conversations = new[] { new { from = "human", value = "<image>\nWhat is it?" }, new { from = "gpt", value = string.Join(' ', Enumerable.Repeat("yes", 1 + 4 * i)) } } };
+        }).ToArray();
+        string json = Path.Combine(dir, "sft.json");
+        File.WriteAllText(json, JsonSerializer.Serialize(records));
+
+        using var source = BatchSourceSpec.Open($"sft:{json},{Path.Combine(dir, "img")}", microBatch: 3, imageSize: 16, tokenizer.VocabSize, seed: 1, rank: 0, world: 1,
+            tokenizerPath, visualTokensPerImage: 16, contextLength: 512);
+        using var batch = source.Next();
+        var ids = batch.InputIds.data<long>().ToArray();
+        var labels = batch.Labels.data<long>().ToArray();
+        Assert.All(ids, t => Assert.True(t == VlmBatch.ImageMarker || t >= 0 && t < tokenizer.VocabSize, $"id {t}"));
+        Assert.Equal(3, ids.Count(t => t == VlmBatch.ImageMarker));
+        Assert.Equal(3, batch.PixelValues!.shape[0]);
+
+        // The trained tokens are exactly the reader's, whatever the batch order and padding.
+        var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), Path.Combine(dir, "img"), 512, 16);
+        var expected = reader.Read(json, new SampleStats()).SelectMany(s => s.Tokens.Labels).Where(l => l != MultimodalTokens.IgnoreLabel).Select(l => (long)l).Order();
+        Assert.Equal(expected, labels.Where(l => l != VlmBatch.IgnoreIndex).Order());
+    }
+
+    [Theory]
+    [InlineData("sft:only-a-json.json")]
+    [InlineData("sft:/nonexistent/sft.json,/nonexistent/img")]
+    public void BadSftSpecsAreArgumentErrors(string spec) =>
+        Assert.Throws<ArgumentException>(() => BatchSourceSpec.Open(spec, 1, 16, 100, 1, 0, 1, ReferenceFixtures.File("tokenizer.json")));
+}
