@@ -41,7 +41,7 @@ public sealed record DemoOptions
     /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
     public int? EvalLimit { get; init; }
     public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 60);
-    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 400);
+    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 1000);
 
     public SyntheticDatasetOptions Synth => Quick
         ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 120, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }

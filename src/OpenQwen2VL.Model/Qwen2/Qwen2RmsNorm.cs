@@ -8,12 +8,15 @@ namespace OpenQwen2VL.Model.Qwen2;
 public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    private readonly double eps;
+    // A Scalar kept in a field: a temporary one (from `+ eps` or `pow(2)`) can be finalised by the GC while the
+    // native op still reads it (TorchSharp keeps no reference alive over the call), which fails rarely with
+    // "Unknown scalar type" in long training runs.
+    private readonly Scalar eps;
 
     public Qwen2RmsNorm(long size, double eps) : base(nameof(Qwen2RmsNorm))
     {
         weight = new Parameter(ones(size));
-        this.eps = eps;
+        this.eps = eps.ToScalar();
         RegisterComponents();
     }
 
@@ -21,8 +24,8 @@ public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        var variance = h.pow(2).mean([-1], keepdim: true);
-        h = h * (variance + eps).rsqrt();
+        var variance = h.square().mean([-1], keepdim: true);
+        h = h * variance.add(eps).rsqrt();
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }
