@@ -1,3 +1,4 @@
+using TorchSharp;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.Json;
@@ -229,9 +230,13 @@ public sealed class Trainer
     static Tensor TrailingPadding(Tensor labels)
     {
         long len = labels.shape[1];
+        // Explicit Scalars held to the end of the method: an implicit temporary Scalar can be finalised by the GC
+        // while libtorch still reads it ("Unknown scalar type" crash seen in long runs).
+        using var ignore = VlmBatch.IgnoreIndex.ToScalar();
+        using var length = len.ToScalar();
         var idx = arange(1, len + 1, dtype: ScalarType.Int64, device: labels.device);
-        var lastTarget = (labels.ne(VlmBatch.IgnoreIndex).to(ScalarType.Int64) * idx).amax([1]);
-        return (len - lastTarget).sum().to(ScalarType.Float32);
+        var lastTarget = (labels.ne(ignore).to(ScalarType.Int64) * idx).amax([1]);
+        return lastTarget.neg().add(length).sum().to(ScalarType.Float32);
     }
 
     IEnumerable<ModelComponent> SavedComponents() =>
