@@ -15,8 +15,8 @@ public sealed class CaptionPromptBuilder
     public CaptionPromptBuilder(ITextTokenizer tokenizer)
     {
         _tokenizer = tokenizer;
-        _bos = tokenizer.TokenToId(MultimodalTokens.Bos) ?? throw new InvalidDataException($"tokenizer lacks {MultimodalTokens.Bos} (add it as a special token)");
-        _eos = tokenizer.TokenToId(MultimodalTokens.ImEnd) ?? throw new InvalidDataException($"tokenizer lacks {MultimodalTokens.ImEnd}");
+        _bos = MultimodalTokens.RequireId(tokenizer, MultimodalTokens.Bos);
+        _eos = MultimodalTokens.RequireId(tokenizer, MultimodalTokens.ImEnd);
     }
 
     public TokenizedSample Build(string caption)

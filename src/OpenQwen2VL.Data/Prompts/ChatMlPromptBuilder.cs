@@ -27,7 +27,7 @@ public sealed class ChatMlPromptBuilder
         _tokenizer = tokenizer;
         _systemPrompt = systemPrompt;
         foreach (var t in new[] { MultimodalTokens.ImStart, MultimodalTokens.ImEnd })
-            if (tokenizer.TokenToId(t) is null) throw new InvalidDataException($"tokenizer lacks {t}");
+            MultimodalTokens.RequireId(tokenizer, t);
     }
 
     /// <summary>The conversation as ChatML text (what <see cref="Build"/> encodes), placeholders kept as `&lt;image&gt;`.</summary>

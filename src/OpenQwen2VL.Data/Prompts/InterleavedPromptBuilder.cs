@@ -16,8 +16,8 @@ public sealed class InterleavedPromptBuilder
     public InterleavedPromptBuilder(ITextTokenizer tokenizer)
     {
         _tokenizer = tokenizer;
-        _bos = tokenizer.TokenToId(MultimodalTokens.Bos) ?? throw new InvalidDataException($"tokenizer lacks {MultimodalTokens.Bos} (add it as a special token)");
-        _endOfChunk = tokenizer.TokenToId(MultimodalTokens.EndOfChunk) ?? throw new InvalidDataException($"tokenizer lacks {MultimodalTokens.EndOfChunk} (add it as a special token)");
+        _bos = MultimodalTokens.RequireId(tokenizer, MultimodalTokens.Bos);
+        _endOfChunk = MultimodalTokens.RequireId(tokenizer, MultimodalTokens.EndOfChunk);
     }
 
     /// <summary>The sample and the image bytes in marker order.</summary>

@@ -16,4 +16,8 @@ public static class MultimodalTokens
     public const string ImEnd = "<|im_end|>";
     public const string ImStart = "<|im_start|>";
     public const string EndOfChunk = "<|endofchunk|>";
+
+    /// <summary>Id of a token the prompt formats need, or a clear error naming it.</summary>
+    public static int RequireId(OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, string token) =>
+        tokenizer.TokenToId(token) ?? throw new InvalidDataException($"tokenizer lacks {token} (add it as a special token)");
 }
