@@ -13,7 +13,7 @@ public sealed class SynthCommand : ICliCommand
         var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same bytes)", DefaultValueFactory = _ => defaults.Seed };
         var pretrain = new Option<int>("--pretrain") { Description = "Pre-training image-caption pairs", DefaultValueFactory = _ => defaults.PretrainPairs };
-        var sft = new Option<int>("--sft") { Description = "SFT images (one conversation each)", DefaultValueFactory = _ => defaults.SftImages };
+        var sft = new Option<int>("--sft") { Description = "SFT images (one question or caption request each)", DefaultValueFactory = _ => defaults.SftImages };
         var evalImages = new Option<int>("--eval-images") { Description = "Evaluation images", DefaultValueFactory = _ => defaults.EvalImages };
         var perImage = new Option<int>("--questions-per-image") { Description = "Evaluation questions per image (1-4)", DefaultValueFactory = _ => defaults.QuestionsPerEvalImage };
         var noise = new Option<double>("--noise") { Description = "Fraction of pre-training captions swapped for wrong ones", DefaultValueFactory = _ => defaults.NoiseFraction };

@@ -58,30 +58,33 @@ public static class SyntheticDatasetGenerator
         return pairs;
     }
 
+    /// <summary>Records in every <see cref="SftCaptionEvery"/> ask for a caption instead of a question.</summary>
+    public const int SftCaptionEvery = 5;
+
+    /// <summary>
+    /// One exchange per image: a short-answer question (types round-robin, so balanced) or, every
+    /// <see cref="SftCaptionEvery"/>-th record, a caption request. One exchange, not a multi-turn chat about the
+    /// same image, because these questions name the scene's other attributes ("What shape are the purple
+    /// objects?"): in one conversation a later answer could be copied from an earlier question, and a tiny model
+    /// learns that shortcut instead of looking at the image.
+    /// </summary>
     private static IReadOnlyList<SftRecord> GenerateSft(SyntheticDatasetOptions o)
     {
         var rng = Stream(o.Seed, 2);
         var records = new SftRecord[o.SftImages];
         var types = Enum.GetValues<VqaQuestionType>();
+        int asked = 0;
         for (int i = 0; i < records.Length; i++)
         {
             var scene = SceneSampler.Sample(rng);
-            var turns = new List<ConversationTurn>();
-            var order = types.ToArray();
-            rng.Shuffle(order);
-            foreach (var type in order)
+            ConversationTurn[] turns;
+            if (i % SftCaptionEvery == SftCaptionEvery - 1)
+                turns = [new("human", "<image>\nDescribe the image briefly."), new("gpt", CaptionTemplates.Caption(scene, rng))];
+            else
             {
-                var q = VqaQuestionTemplates.Ask(scene, type, rng);
-                turns.Add(new("human", $"Question: {q.Question}\n{ShortAnswerInstruction}"));
-                turns.Add(new("gpt", q.Answer));
+                var q = VqaQuestionTemplates.Ask(scene, types[asked++ % types.Length], rng);
+                turns = [new("human", $"<image>\nQuestion: {q.Question}\n{ShortAnswerInstruction}"), new("gpt", q.Answer)];
             }
-            // Every other record also asks for a caption, so SFT keeps the describing skill.
-            if (rng.Next(2) == 0)
-            {
-                turns.Add(new("human", "Describe the image briefly."));
-                turns.Add(new("gpt", CaptionTemplates.Caption(scene, rng)));
-            }
-            turns[0] = turns[0] with { Value = "<image>\n" + turns[0].Value };
             string id = string.Create(CultureInfo.InvariantCulture, $"synth-sft-{i:D6}");
             records[i] = new SftRecord(id, id + ".jpg", SceneRenderer.RenderJpeg(scene, o.ImageSize), turns);
         }

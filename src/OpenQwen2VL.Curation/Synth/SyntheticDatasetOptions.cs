@@ -6,7 +6,7 @@ public sealed record SyntheticDatasetOptions
     public int Seed { get; init; } = 7;
     /// <summary>Image-caption pairs for pre-training (and for the filter to clean).</summary>
     public int PretrainPairs { get; init; } = 2000;
-    /// <summary>Images with a LLaVA-style multi-turn conversation each, for SFT.</summary>
+    /// <summary>SFT images, each with a one-exchange LLaVA-style conversation (a short-answer question or a caption request).</summary>
     public int SftImages { get; init; } = 600;
     /// <summary>Images of the VQAv2-style evaluation split.</summary>
     public int EvalImages { get; init; } = 100;

@@ -79,7 +79,7 @@ public class DemoModelStages : IDemoModelStages
         var vlm = LoadCheckpoint(model.CheckpointDir, tokenizer.VocabSize, (int)manifest["visual_pool_side"]!);
         vlm.eval();
         return new VlmAnswerGenerator(name, vlm, tokenizer, ShardBatchSource.Preprocessor(vlm.Config.Vision.ImageSize),
-            prependBos: name == "pretrain", CPU);
+            prependBos: name == "pretrain");
     }
 
     /// <summary>The tiny preset's stage config: the stage's recipe defaults, then the demo's sizes (fp32, log every step).</summary>

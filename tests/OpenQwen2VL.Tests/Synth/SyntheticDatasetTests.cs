@@ -104,10 +104,33 @@ public class SyntheticDatasetTests
         {
             Assert.True(File.Exists(Path.Combine(layout.SftImageRoot, rec.GetProperty("image").GetString()!)));
             var turns = rec.GetProperty("conversations").EnumerateArray().ToArray();
-            Assert.True(turns.Length >= 8 && turns.Length % 2 == 0);
+            Assert.Equal(2, turns.Length);
             Assert.StartsWith("<image>\n", turns[0].GetProperty("value").GetString());
             for (int i = 0; i < turns.Length; i++) Assert.Equal(i % 2 == 0 ? "human" : "gpt", turns[i].GetProperty("from").GetString());
         }
+    }
+
+    [Fact]
+    public void NoSftAnswerCanBeReadFromItsPrompt_AndQuestionTypesAreBalanced()
+    {
+        var data = SyntheticDatasetGenerator.Generate(Small with { SftImages = 40 });
+        var answerKinds = new Dictionary<string, int>();
+        foreach (var rec in data.Sft)
+        {
+            string prompt = string.Concat(rec.Conversations.Where(t => t.From == "human").Select(t => t.Value));
+            foreach (var reply in rec.Conversations.Where(t => t.From == "gpt"))
+                if (!prompt.Contains("Describe", StringComparison.Ordinal))
+                {
+                    // Word-bounded: "1" must not match inside another token, "left" not inside a longer word.
+                    Assert.DoesNotMatch($@"\b{System.Text.RegularExpressions.Regex.Escape(reply.Value)}\b", prompt);
+                    string kind = SceneVocabulary.ObjectColors.Any(c => c.Name == reply.Value) ? "color"
+                        : SceneVocabulary.Shapes.Any(sh => SceneVocabulary.Word(sh) == reply.Value) ? "shape"
+                        : int.TryParse(reply.Value, out _) ? "count" : "position";
+                    answerKinds[kind] = answerKinds.GetValueOrDefault(kind) + 1;
+                }
+        }
+        Assert.Equal(4, answerKinds.Count);
+        Assert.True(answerKinds.Values.Max() - answerKinds.Values.Min() <= 1, string.Join(", ", answerKinds));
     }
 
     [Fact]

@@ -1,11 +1,10 @@
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
-using OpenQwen2VL.Evaluation.Vqa;
 using OpenQwen2VL.Model.Vlm;
 using static TorchSharp.torch;
 
-namespace OpenQwen2VL.Evaluation.Demo;
+namespace OpenQwen2VL.Evaluation.Vqa;
 
 /// <summary>
 /// Answers VQA prompts with a <see cref="VisionLanguageModel"/>: the prompt text is tokenized piece by piece
@@ -22,16 +21,14 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
     private readonly ImagePreprocessor _preprocessor;
     private readonly int? _bos;
     private readonly long[] _stop;
-    private readonly Device _device;
 
     /// <param name="prependBos">start with <c>&lt;s&gt;</c> as the pre-training samples do (plain prompts)</param>
-    public VlmAnswerGenerator(string name, VisionLanguageModel vlm, ITextTokenizer tokenizer, ImagePreprocessor preprocessor, bool prependBos, Device device)
+    public VlmAnswerGenerator(string name, VisionLanguageModel vlm, ITextTokenizer tokenizer, ImagePreprocessor preprocessor, bool prependBos)
     {
         Name = name;
         _vlm = vlm;
         _tokenizer = tokenizer;
         _preprocessor = preprocessor;
-        _device = device;
         _bos = prependBos ? tokenizer.TokenToId(MultimodalTokens.Bos) : null;
         _stop = new[] { MultimodalTokens.ImEnd, MultimodalTokens.EndOfChunk, "<|endoftext|>" }
             .Select(tokenizer.TokenToId).Where(id => id is not null).Select(id => (long)id!.Value).ToArray();
@@ -39,7 +36,8 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
 
     public string Name { get; }
 
-    public string Generate(VqaPrompt prompt)
+    /// <summary>The prompt's token ids: text between <c>&lt;image&gt;</c> placeholders encoded piece by piece, each placeholder the image marker.</summary>
+    public long[] PromptIds(VqaPrompt prompt)
     {
         var ids = new List<long>();
         if (_bos is int bos) ids.Add(bos);
@@ -51,6 +49,12 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
         }
         if (pieces.Length - 1 != prompt.ImagePaths.Count)
             throw new ArgumentException($"prompt has {pieces.Length - 1} image placeholders but {prompt.ImagePaths.Count} images");
+        return [.. ids];
+    }
+
+    public string Generate(VqaPrompt prompt)
+    {
+        var ids = PromptIds(prompt);
 
         using var scope = NewDisposeScope();
         Tensor? pixels = null;
@@ -61,9 +65,11 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
                 if (!_preprocessor.TryPreprocess(File.ReadAllBytes(prompt.ImagePaths[i]), ImageLimits.Default,
                         buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
                     throw new InvalidDataException($"{prompt.ImagePaths[i]}: {reason}");
-            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_device);
+            // In the vision tower's dtype (a bf16 model takes bf16 pixels) and on its device.
+            var weight = _vlm.VisionBackbone.parameters().First();
+            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(weight.dtype, weight.device);
         }
-        var output = _vlm.Generate(ids.ToArray(), pixels, MaxNewTokens, _stop);
+        var output = _vlm.Generate(ids, pixels, MaxNewTokens, _stop);
         var answer = output.Where(t => !_stop.Contains(t)).Select(t => (int)t).ToArray();
         return _tokenizer.Decode(answer, skipSpecial: true).Trim();
     }
