@@ -6,8 +6,9 @@ using Spectre.Console;
 namespace OpenQwen2VL.Cli.Commands;
 
 /// <summary>
-/// `oqvl evaluate`: VQAv2 accuracy of a results file (<c>[{question_id, answer}]</c>, e.g. from another model)
-/// or of a majority-answer baseline, with the official metric; writes predictions and a summary.
+/// `oqvl evaluate`: VQAv2 accuracy with the official metric of a VLM (assembled as `oqvl generate` does, answering
+/// zero- or k-shot prompts greedily), of a results file (<c>[{question_id, answer}]</c>, e.g. from another model)
+/// or of a majority-answer baseline; writes predictions, a VQAv2 results file and a summary.
 /// </summary>
 public sealed class EvaluateCommand : ICliCommand
 {
@@ -23,25 +24,55 @@ public sealed class EvaluateCommand : ICliCommand
         var shots = new Option<int>("--shots") { Description = "In-context demonstrations per question", DefaultValueFactory = _ => 0 };
         var seed = new Option<int>("--seed") { Description = "Seed of the demonstration draw", DefaultValueFactory = _ => 7 };
         var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N questions" };
+        var llm = new Option<string?>("--llm") { Description = "Answer with a VLM: HF Qwen2/Qwen2.5 folder (with --vision and --projector or --prismatic)" };
+        var vision = new Option<string?>("--vision") { Description = "HF SigLIP folder of the VLM" };
+        var projector = new Option<string?>("--projector") { Description = "Projector safetensors of the VLM (mlp_projector.0/2)" };
+        var prismatic = new Option<string?>("--prismatic") { Description = "Released Open-Qwen2VL prismatic-checkpoint.pt (projector + LLM)" };
+        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one in --llm)" };
+        var style = new Option<string>("--style") { Description = "Prompt style: chat (ChatML, instruction-tuned models) | plain (pre-trained models)", DefaultValueFactory = _ => "chat" };
+        var pool = new Option<int?>("--pool") { Description = "Pooled grid side (default: the full grid)" };
+        var dtype = new Option<string>("--dtype") { Description = "fp32 | bf16 | fp16", DefaultValueFactory = _ => "fp32" };
+        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N", DefaultValueFactory = _ => "cpu" };
 
-        var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a results file or a majority baseline");
-        foreach (var o in new Option[] { questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a VLM, a results file or a majority baseline");
+        foreach (var o in new Option[] { questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit,
+                     llm, vision, projector, prismatic, tokenizer, style, pool, dtype, device }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             foreach (var f in new[] { r.GetValue(questions)!, r.GetValue(annotations)! })
                 if (!File.Exists(f)) throw new CliUserException($"file not found: {f}");
             if (!Directory.Exists(r.GetValue(images))) throw new CliUserException($"image folder not found: {r.GetValue(images)}");
             if (r.GetValue(shots) < 0) throw new CliUserException("--shots must be >= 0");
-            if ((r.GetValue(results) is null) == (r.GetValue(baseline) is null)) throw new CliUserException("give exactly one of --results or --baseline");
+            int sources = new[] { r.GetValue(results), r.GetValue(baseline), r.GetValue(llm) }.Count(v => v is not null);
+            if (sources != 1) throw new CliUserException("give exactly one of --llm (with --vision), --results or --baseline");
+            if (r.GetValue(llm) is not null && r.GetValue(vision) is null) throw new CliUserException("--llm needs --vision");
+            var promptStyle = r.GetValue(style) switch
+            {
+                "chat" => VqaPromptStyle.Chat,
+                "plain" => VqaPromptStyle.Plain,
+                var other => throw new CliUserException($"unknown --style '{other}' (chat | plain)"),
+            };
             VqaDataset data;
             try { data = VqaDataset.Load(r.GetValue(questions)!, r.GetValue(annotations)!, r.GetValue(images)!, r.GetValue(pattern)!); }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             { throw new CliUserException($"not a VQAv2 questions/annotations pair: {e.Message}"); }
             if (data.Items.Count == 0) throw new CliUserException($"no usable questions ({string.Join(", ", data.Skipped.Select(kv => $"{kv.Key}: {kv.Value}"))})");
 
-            var generator = r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!, data);
-            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit) };
-            var result = VqaEvaluationRunner.Run(data, generator, options, r.GetValue(outDir));
+            using var loaded = r.GetValue(llm) is { } llmDir
+                ? GenerateCommand.LoadVlm(llmDir, r.GetValue(vision)!, r.GetValue(projector), r.GetValue(prismatic), r.GetValue(tokenizer),
+                    r.GetValue(pool), r.GetValue(dtype)!, r.GetValue(device)!, r.InvocationConfiguration.Error)
+                : null;
+            var generator = loaded is not null
+                // Plain prompts start with <s> as the pre-training samples do; ChatML prompts start with the system turn.
+                ? new VlmAnswerGenerator(Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(llm)!)), loaded.Model, loaded.Tokenizer,
+                    loaded.Preprocessor, prependBos: promptStyle == VqaPromptStyle.Plain)
+                : r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!, data);
+            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = promptStyle };
+            var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
+            {
+                if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} questions");
+            });
+            var result = VqaEvaluationRunner.Run(data, generator, options, r.GetValue(outDir), progress);
             Print(result, data);
             return 0;
         });

@@ -77,37 +77,44 @@ public sealed class GenerateCommand : ICliCommand
     /// <summary>Loads, builds the prompt, generates. User errors (paths, flags, undecodable images) throw <see cref="CliUserException"/>.</summary>
     public static GenerateResult Run(GenerateRequest request, TextWriter log)
     {
-        if ((request.Projector is null) == (request.Prismatic is null)) throw new CliUserException("give exactly one of --projector and --prismatic");
         if (request.MaxNewTokens < 1) throw new CliUserException("--max-new-tokens must be >= 1");
-        foreach (var (path, flag) in new[] { (request.Llm, "--llm"), (request.Vision, "--vision") })
-            if (!Directory.Exists(path)) throw new CliUserException($"{flag}: folder not found: {path}");
-        foreach (var (path, flag) in new[] { (request.Projector, "--projector"), (request.Prismatic, "--prismatic"), (request.Tokenizer, "--tokenizer") })
-            if (path is not null && !File.Exists(path) && !(flag == "--prismatic" && Directory.Exists(path))) throw new CliUserException($"{flag}: file not found: {path}");
         foreach (var path in request.Images)
             if (!File.Exists(path)) throw new CliUserException($"--image: file not found: {path}");
+        using var loaded = LoadVlm(request.Llm, request.Vision, request.Projector, request.Prismatic, request.Tokenizer, request.Pool,
+            request.DType, request.Device, log);
+        var promptIds = PromptIds(loaded.Tokenizer, request.Prompt, request.Images.Count, request.Chat);
+        using var scope = NewDisposeScope();
+        var pixels = Pixels(loaded, request.Images);
+        var generated = loaded.Model.Generate(promptIds, pixels, request.MaxNewTokens, loaded.StopTokenIds);
+        var text = loaded.Tokenizer.Decode(generated.Select(i => (int)i).ToArray(), skipSpecial: true);
+        return new GenerateResult(promptIds, generated, text);
+    }
 
+    /// <summary>
+    /// The VLM from the `--llm --vision (--projector | --prismatic)` flags that `generate` and `evaluate` share,
+    /// with the load reports written to <paramref name="log"/>. Bad paths and checkpoints throw <see cref="CliUserException"/>.
+    /// </summary>
+    public static LoadedVlm LoadVlm(string llm, string vision, string? projector, string? prismatic, string? tokenizer, int? pool,
+        string dtype, string device, TextWriter log)
+    {
+        if ((projector is null) == (prismatic is null)) throw new CliUserException("give exactly one of --projector and --prismatic");
+        foreach (var (path, flag) in new[] { (llm, "--llm"), (vision, "--vision") })
+            if (!Directory.Exists(path)) throw new CliUserException($"{flag}: folder not found: {path}");
+        foreach (var (path, flag) in new[] { (projector, "--projector"), (prismatic, "--prismatic"), (tokenizer, "--tokenizer") })
+            if (path is not null && !File.Exists(path) && !(flag == "--prismatic" && Directory.Exists(path))) throw new CliUserException($"{flag}: file not found: {path}");
         var options = new VlmLoadOptions
         {
-            LlmPath = request.Llm, VisionPath = request.Vision, ProjectorPath = request.Projector, PrismaticPath = request.Prismatic,
-            TokenizerPath = request.Tokenizer, DType = ParseDType(request.DType), Device = ParseDevice(request.Device), PoolSide = request.Pool,
+            LlmPath = llm, VisionPath = vision, ProjectorPath = projector, PrismaticPath = prismatic,
+            TokenizerPath = tokenizer, DType = ParseDType(dtype), Device = ParseDevice(device), PoolSide = pool,
         };
         LoadedVlm loaded;
         try { loaded = VlmLoader.Load(options); }
         catch (Exception e) when (e is IOException or InvalidDataException or ArgumentException or NotSupportedException or JsonException)
         { throw new CliUserException(e.Message); } // CheckpointMismatchException, missing files and bad configs are IOExceptions or the like
-        using (loaded)
-        {
-            foreach (var report in loaded.Reports) log.WriteLine(report);
-            if (loaded.AddedTokens.Count > 0)
-                log.WriteLine($"added special tokens {string.Join(" ", loaded.AddedTokens)}" + (loaded.EmbeddingsResized ? $", embeddings resized to {loaded.Tokenizer.VocabSize}" : ""));
-
-            var promptIds = PromptIds(loaded.Tokenizer, request.Prompt, request.Images.Count, request.Chat);
-            using var scope = NewDisposeScope();
-            var pixels = Pixels(loaded, request.Images);
-            var generated = loaded.Model.Generate(promptIds, pixels, request.MaxNewTokens, loaded.StopTokenIds);
-            var text = loaded.Tokenizer.Decode(generated.Select(i => (int)i).ToArray(), skipSpecial: true);
-            return new GenerateResult(promptIds, generated, text);
-        }
+        foreach (var report in loaded.Reports) log.WriteLine(report);
+        if (loaded.AddedTokens.Count > 0)
+            log.WriteLine($"added special tokens {string.Join(" ", loaded.AddedTokens)}" + (loaded.EmbeddingsResized ? $", embeddings resized to {loaded.Tokenizer.VocabSize}" : ""));
+        return loaded;
     }
 
     /// <summary>

@@ -27,7 +27,7 @@ public sealed record DemoOptions
     public int SftContextLength { get; init; } = 512;
     /// <summary>Sequences per optimiser step: pre-training (packed sequences) and SFT (conversations).</summary>
     public int BatchSequences { get; init; } = 4;
-    public int SftBatchSequences { get; init; } = 8;
+    public int SftBatchSequences { get; init; } = 16;
     /// <summary>
     /// Train the vision tower during SFT. The recipe keeps a pre-trained SigLIP frozen; the demo's tower is a random
     /// init that has never seen an image, so SFT is where it learns to see (pre-training still keeps it frozen).
@@ -44,8 +44,8 @@ public sealed record DemoOptions
     public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 1000);
 
     public SyntheticDatasetOptions Synth => Quick
-        ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 120, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
-        : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftImages = 600, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
+        ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 400, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
+        : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftImages = 3000, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
 
     public DualEncoderTrainingOptions FilterTraining => Quick
         ? new DualEncoderTrainingOptions { Epochs = 12, BatchSize = 64, Seed = Seed }

@@ -33,9 +33,16 @@ public sealed class VlmTrainableModel : ITrainableModel
             Count(ModelComponent.Projector), cfg.PoolSide * cfg.PoolSide);
     }
 
-    /// <summary>The built-in random-init preset (`--preset tiny`): the VLM's tiny config, 4x4 = 16 visual tokens.</summary>
-    public static VlmTrainableModel Tiny(int vocabSize, long seed) =>
-        new(VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed));
+    /// <summary>
+    /// The built-in random-init preset (`--preset tiny`): the VLM's tiny config, 4x4 = 16 visual tokens; its vision
+    /// tower starts as a patch embedding passed through identity blocks (<see cref="SiglipScratchInit"/>).
+    /// </summary>
+    public static VlmTrainableModel Tiny(int vocabSize, long seed)
+    {
+        var vlm = VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed);
+        SiglipScratchInit.ZeroResidualBranchOutputs(vlm.VisionBackbone);
+        return new(vlm);
+    }
 
     /// <summary>
     /// From HF folders: a Qwen2/Qwen2.5 LLM folder (model.safetensors or a sharded index) and a SigLIP folder,
