@@ -1,3 +1,4 @@
+using OpenQwen2VL.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ public static class DualEncoderTrainer
                 var loss = SigmoidPairwiseLoss.Compute(model.EncodeImages(images), model.EncodeTexts(texts), model.LogitScale, model.LogitBias);
                 loss.backward();
                 optimizer.step();
-                total.add_(loss.detach());
+                total.add_(loss.detach(), CachedScalars.One); // explicit alpha: add_(Tensor) makes a temporary Scalar
                 steps++;
             }
             double mean = total.item<float>() / Math.Max(1, steps);

@@ -23,8 +23,9 @@ public sealed class Qwen2DecoderLayer : nn.Module
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex);
-        h = h + mlp.forward(post_attention_layernorm.forward(h));
+        // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).
+        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex), CachedScalars.One);
+        h = h.add(mlp.forward(post_attention_layernorm.forward(h)), CachedScalars.One);
         return h.MoveToOuterDisposeScope();
     }
 }

@@ -55,9 +55,10 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     public void InitializeWeights(Generator? generator = null)
     {
         using var noGrad = no_grad();
+        using var one = 1.0.ToScalar(); // held: a temporary Scalar can be finalised mid-op (see CachedScalars)
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(one);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else p.normal_(0, Config.InitializerRange, generator);
         }

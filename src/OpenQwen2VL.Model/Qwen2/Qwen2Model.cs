@@ -72,7 +72,9 @@ public sealed class Qwen2Model : nn.Module
     private (Tensor Cos, Tensor Sin) RotaryFor(long batch, long length, long start, Device device)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
+        using var first = start.ToScalar();
+        using var end = (start + length).ToScalar();
+        var positions = arange(first, end, CachedScalars.One, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
         var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }

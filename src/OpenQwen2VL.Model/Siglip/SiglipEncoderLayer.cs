@@ -24,7 +24,8 @@ public sealed class SiglipEncoderLayer : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(layer_norm1.forward(x));
-        return (h + mlp.forward(layer_norm2.forward(h))).MoveToOuterDisposeScope();
+        // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).
+        var h = x.add(self_attn.forward(layer_norm1.forward(x)), CachedScalars.One);
+        return h.add(mlp.forward(layer_norm2.forward(h)), CachedScalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -17,7 +17,8 @@ public sealed class SiglipPoolingHead : nn.Module<Tensor, Tensor>
 
     public SiglipPoolingHead(SiglipVisionConfig config) : base(nameof(SiglipPoolingHead))
     {
-        probe = new Parameter(randn(1, 1, config.HiddenSize).div_(Math.Sqrt(config.HiddenSize)));
+        using var scale = Math.Sqrt(config.HiddenSize).ToScalar(); // held over the call (see CachedScalars)
+        probe = new Parameter(randn(1, 1, config.HiddenSize).div_(scale));
         attention = new SiglipPoolingAttention(config);
         layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
         mlp = new SiglipMlp(config);
@@ -31,7 +32,7 @@ public sealed class SiglipPoolingHead : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var query = probe.expand(hidden.shape[0], -1, -1);
         var pooled = attention.Forward(query, hidden);
-        pooled = pooled + mlp.forward(layernorm.forward(pooled));
+        pooled = pooled.add(mlp.forward(layernorm.forward(pooled)), CachedScalars.One);
         return pooled.select(1, 0).MoveToOuterDisposeScope();
     }
 }

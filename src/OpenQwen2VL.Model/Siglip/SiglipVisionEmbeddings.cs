@@ -30,6 +30,6 @@ public sealed class SiglipVisionEmbeddings : nn.Module<Tensor, Tensor>
         var patches = patch_embedding.forward(pixels.to(weight.dtype)).flatten(2).transpose(1, 2);
         if (patches.shape[1] != numPatches)
             throw new ArgumentException($"image gives {patches.shape[1]} patches, the model has {numPatches} positions");
-        return (patches + position_embedding.weight!.unsqueeze(0)).MoveToOuterDisposeScope();
+        return patches.add(position_embedding.weight!.unsqueeze(0), CachedScalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -90,7 +90,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         long images = batch.PixelValues?.shape[0] ?? 0;
         if (markers != images) throw new ArgumentException($"batch has {markers} image markers but {images} images");
 
-        var textEmbeds = Llm.Embed(ids.clamp_min(0)).reshape(rows * len, -1);
+        var textEmbeds = Llm.Embed(ids.clamp_min(CachedScalars.Zero)).reshape(rows * len, -1);
         var sources = new List<Tensor> { textEmbeds };
         long perImage = 0;
         if (images > 0)
