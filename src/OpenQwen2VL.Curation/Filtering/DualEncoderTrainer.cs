@@ -80,6 +80,8 @@ public static class DualEncoderTrainer
         var pixels = new float[indices.Length * per];
         for (int i = 0; i < indices.Length; i++) Array.Copy(pairs.Pixels, (long)indices[i] * per, pixels, (long)i * per, per);
         var (ids, length) = CaptionFeaturizer.Pad(indices.Select(i => pairs.TextFeatures[i]).ToArray());
-        return (tensor(pixels, [indices.Length, 3, s, s]).to(device), tensor(ids, [indices.Length, length]).to(device));
+        // disposeAfter: the CPU wrappers are freed at once, not left to the finaliser (to() always returns a new one).
+        return (tensor(pixels, [indices.Length, 3, s, s]).to(device, disposeAfter: true),
+                tensor(ids, [indices.Length, length]).to(device, disposeAfter: true));
     }
 }
