@@ -15,8 +15,8 @@ public sealed record TemporaryNativeObjectSite(string Assembly, string Method, s
 /// temporary: implicit conversions (double -> Scalar, double -> Tensor, ...), calls to TorchSharp methods that create
 /// one internally (<see cref="TorchSharpTemporaryScalars"/>), and Scalars from ToScalar() that are neither kept in a
 /// field nor held in a disposed local. Such an object can be finalised by a GC on another thread while libtorch still
-/// reads it (dotnet/TorchSharp PR #1434, #1496). Calls are resolved statically: a TorchSharp module's forward reached
-/// through virtual dispatch is not followed.
+/// reads it (dotnet/TorchSharp PR #1434, #1496). Calls are resolved statically; a TorchSharp module's forward, reached
+/// by virtual dispatch, is checked where the module is created (its constructor or torch.nn factory).
 /// </summary>
 public static class TemporaryNativeObjectScanner
 {
@@ -51,11 +51,19 @@ public static class TemporaryNativeObjectScanner
             return "implicit conversion to a temporary Tensor: create it explicitly and own it";
         if (torchSharp.Contains(callee))
             return "TorchSharp creates a temporary Scalar inside this overload: use one that takes every Scalar explicitly";
+        if (callee.StartsWith("TorchSharp.", StringComparison.Ordinal) && torchSharp.HasHazardousForward(CreatedType(callee)))
+            return "this TorchSharp module's forward creates a temporary Scalar: write the forward with explicit Scalars";
         if (callee.StartsWith("TorchSharp.", StringComparison.Ordinal) && callee.EndsWith("->TorchSharp.Scalar", StringComparison.Ordinal)
             && !IsKept(il, callees, at))
             return "Scalar is neither stored in a field nor held in a local that is disposed";
         return null;
     }
+
+    /// <summary>The type a constructor call or a factory method (torch.nn.Softplus(...)) creates: the declaring type of
+    /// a constructor, otherwise the return type.</summary>
+    static string CreatedType(string callee) => callee.Contains("::.ctor(", StringComparison.Ordinal)
+        ? callee[..callee.IndexOf("::", StringComparison.Ordinal)]
+        : callee[(callee.LastIndexOf(")->", StringComparison.Ordinal) + 3)..];
 
     /// <summary>The call's result goes straight into a field, or into a local that the method later disposes.</summary>
     static bool IsKept(List<IlInstruction> il, string?[] callees, int at)

@@ -19,6 +19,8 @@ static class TemporaryScalarPatterns
     static Tensor Flagged_ToScalarNotHeld(Tensor t) => t.div(2.0.ToScalar());
     static Tensor Flagged_ImplicitTensorArgument(Tensor t) => t.maximum(1.0);
 
+    static nn.Module<Tensor, Tensor> Flagged_ModuleWhoseForwardMakesAScalar() => nn.Softplus();
+
     static Tensor Flagged_ToScalarInUndisposedLocal(Tensor t)
     {
         var two = 2.0.ToScalar();
@@ -33,4 +35,5 @@ static class TemporaryScalarPatterns
 
     static Tensor Kept_StaticField(Tensor t) => t.div(Two);
     static Tensor Kept_ExplicitAlpha(Tensor a, Tensor b) => a.add(b, One);
+    static nn.Module<Tensor, Tensor> Kept_ModuleWithPlainForward() => nn.GELU();
 }

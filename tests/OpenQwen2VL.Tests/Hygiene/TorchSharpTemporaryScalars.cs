@@ -14,10 +14,20 @@ namespace OpenQwen2VL.Tests.Hygiene;
 public sealed class TorchSharpTemporaryScalars
 {
     readonly HashSet<string> methods;
+    readonly HashSet<string> modulesWithHazardousForward;
 
-    TorchSharpTemporaryScalars(HashSet<string> methods) => this.methods = methods;
+    TorchSharpTemporaryScalars(HashSet<string> methods)
+    {
+        this.methods = methods;
+        // forward is reached by virtual dispatch (module.forward / call), so it is checked where the module is made.
+        modulesWithHazardousForward = methods.Where(m => m.Contains("::forward(", StringComparison.Ordinal))
+            .Select(m => m[..m.IndexOf("::", StringComparison.Ordinal)]).ToHashSet();
+    }
 
     public bool Contains(string methodKey) => methods.Contains(methodKey);
+
+    /// <summary>Whether this TorchSharp module type's forward creates a temporary Scalar (e.g. nn.Softplus).</summary>
+    public bool HasHazardousForward(string typeName) => modulesWithHazardousForward.Contains(typeName);
 
     public int Count => methods.Count;
 
