@@ -19,13 +19,13 @@ public sealed class Qwen2Model : nn.Module
     /// </summary>
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
 
-    public Qwen2Model(Qwen2Config config) : base(nameof(Qwen2Model))
+    public Qwen2Model(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2Model))
     {
         config.Validate();
         Config = config;
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config)).ToArray());
-        norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, dtype: dtype);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config, dtype)).ToArray());
+        norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
         RegisterComponents();
     }
 
