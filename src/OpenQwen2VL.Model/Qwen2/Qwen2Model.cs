@@ -29,7 +29,10 @@ public sealed class Qwen2Model : nn.Module
         RegisterComponents();
     }
 
-    /// <summary>The [V, D] token embedding table (also the LM head when embeddings are tied).</summary>
+    /// <summary>
+    /// The [V, D] token embedding table (also the LM head when embeddings are tied). Each read is a new handle on
+    /// the native table (TorchSharp's Embedding): read it inside a dispose scope or dispose it.
+    /// </summary>
     public Parameter EmbedWeight => embed_tokens.weight!;
 
     /// <summary>Token embeddings [B, L, D] of int64 ids [B, L].</summary>
