@@ -23,6 +23,8 @@ public sealed class Qwen2Model : nn.Module
     {
         config.Validate();
         Config = config;
+        // TorchSharp's (native) Embedding allocates the table in float32 and then converts it to dtype: a transient
+        // float32 table while the rest of the LM is not built yet, below the loaded model's peak memory (vlm-load bench).
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, dtype: dtype);
         layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config, dtype)).ToArray());
         norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
