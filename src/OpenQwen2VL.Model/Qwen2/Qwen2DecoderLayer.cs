@@ -11,12 +11,12 @@ public sealed class Qwen2DecoderLayer : nn.Module
     private readonly Qwen2RmsNorm post_attention_layernorm;
     private readonly Qwen2Mlp mlp;
 
-    public Qwen2DecoderLayer(Qwen2Config config) : base(nameof(Qwen2DecoderLayer))
+    public Qwen2DecoderLayer(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2DecoderLayer))
     {
-        input_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
-        self_attn = new Qwen2Attention(config);
-        post_attention_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
-        mlp = new Qwen2Mlp(config);
+        input_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        self_attn = new Qwen2Attention(config, dtype);
+        post_attention_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        mlp = new Qwen2Mlp(config, dtype);
         RegisterComponents();
     }
 

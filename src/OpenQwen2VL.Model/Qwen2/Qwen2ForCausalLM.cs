@@ -17,11 +17,13 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     public Qwen2Config Config { get; }
     public Qwen2Model Decoder => model;
 
-    public Qwen2ForCausalLM(Qwen2Config config) : base(nameof(Qwen2ForCausalLM))
+    /// <param name="dtype">floating dtype of the parameters, created directly in it without touching libtorch's
+    /// process-wide default (null: that default, float32)</param>
+    public Qwen2ForCausalLM(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2ForCausalLM))
     {
         Config = config;
-        model = new Qwen2Model(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new Qwen2Model(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 

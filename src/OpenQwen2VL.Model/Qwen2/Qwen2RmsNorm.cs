@@ -12,9 +12,9 @@ public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
     // reads it (see CachedScalars).
     private readonly Scalar eps;
 
-    public Qwen2RmsNorm(long size, double eps) : base(nameof(Qwen2RmsNorm))
+    public Qwen2RmsNorm(long size, double eps, ScalarType? dtype = null) : base(nameof(Qwen2RmsNorm))
     {
-        weight = new Parameter(ones(size));
+        weight = new Parameter(ones(size, dtype: dtype));
         this.eps = eps.ToScalar();
         RegisterComponents();
     }

@@ -12,12 +12,12 @@ public sealed class SiglipEncoderLayer : nn.Module<Tensor, Tensor>
     private readonly LayerNorm layer_norm2;
     private readonly SiglipMlp mlp;
 
-    public SiglipEncoderLayer(SiglipEncoderConfig config) : base(nameof(SiglipEncoderLayer))
+    public SiglipEncoderLayer(SiglipEncoderConfig config, ScalarType? dtype = null) : base(nameof(SiglipEncoderLayer))
     {
-        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        self_attn = new SiglipAttention(config);
-        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new SiglipMlp(config);
+        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        self_attn = new SiglipAttention(config, dtype);
+        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        mlp = new SiglipMlp(config, dtype);
         RegisterComponents();
     }
 

@@ -15,13 +15,13 @@ public sealed class SiglipPoolingHead : nn.Module<Tensor, Tensor>
     private readonly LayerNorm layernorm;
     private readonly SiglipMlp mlp;
 
-    public SiglipPoolingHead(SiglipVisionConfig config) : base(nameof(SiglipPoolingHead))
+    public SiglipPoolingHead(SiglipVisionConfig config, ScalarType? dtype = null) : base(nameof(SiglipPoolingHead))
     {
         using var scale = Math.Sqrt(config.HiddenSize).ToScalar(); // held over the call (see CachedScalars)
-        probe = new Parameter(randn(1, 1, config.HiddenSize).div_(scale));
-        attention = new SiglipPoolingAttention(config);
-        layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new SiglipMlp(config);
+        probe = new Parameter(randn(1, 1, config.HiddenSize, dtype: dtype).div_(scale));
+        attention = new SiglipPoolingAttention(config, dtype);
+        layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        mlp = new SiglipMlp(config, dtype);
         RegisterComponents();
     }
 
