@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Model;
 using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
@@ -152,7 +153,7 @@ public sealed class TrainingBenchmark : IBenchmark
             {
                 InputIds = tensor(ids, [1, text]),
                 Labels = tensor(labels, [1, text]),
-                PixelValues = rand(images, 3, s, s) * 2 - 1,
+                PixelValues = rand(images, 3, s, s).mul(CachedScalars.Two).sub(CachedScalars.One), // kept Scalars, see CachedScalars
             };
         }
 

@@ -17,7 +17,7 @@ namespace OpenQwen2VL.Benchmarks;
 /// model built, each file read whole into a byte[], then tensors copied from it. Each load runs in its own child
 /// process (page cache warm from writing the files); time, and peak RSS (VmHWM) above the RSS once libtorch is loaded.
 /// The loader also reads the tokenizer and the image transform config, which the baseline skips.
-/// Both include building the network (random init, directly in bf16 through <see cref="VlmLoader.BuildIn{T}"/>).
+/// Both include building the network (random init, directly in bf16: the constructors' dtype argument).
 /// </summary>
 public sealed class VlmLoadBenchmark : IBenchmark
 {
@@ -101,7 +101,7 @@ public sealed class VlmLoadBenchmark : IBenchmark
     /// <summary>The baseline: each file read whole, then every parameter copied out of the byte[] (what a simple reader does).</summary>
     private static VisionLanguageModel NaiveLoad(VlmConfig config, VlmLoadOptions options)
     {
-        var model = VlmLoader.BuildIn(options.DType, () => new VisionLanguageModel(config));
+        var model = new VisionLanguageModel(config, options.DType);
         CopyFromWholeFile(model.VisionBackbone, Path.Combine(options.VisionPath, SafetensorsIndex.SingleFileName));
         CopyFromWholeFile(model.Projector, options.ProjectorPath!);
         CopyFromWholeFile(model.Llm, Path.Combine(options.LlmPath, SafetensorsIndex.SingleFileName));

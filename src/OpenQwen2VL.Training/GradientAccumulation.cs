@@ -2,6 +2,8 @@ using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Distributed;
 using OpenQwen2VL.Training.Model;
 using OpenQwen2VL.Training.Precision;
+using OpenQwen2VL.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Training;
@@ -19,10 +21,12 @@ public static class GradientAccumulation
     public static (Tensor LossSum, Tensor Targets) Run(ITrainableModel model, MasterWeights masters, IReadOnlyList<VlmBatch> batches, ICollective collective, Device device)
     {
         using var scope = NewDisposeScope();
+        // Scalars held over the calls: a temporary one can be finalised mid-op (see CachedScalars).
+        using var ignore = VlmBatch.IgnoreIndex.ToScalar();
         var targets = zeros(1, dtype: ScalarType.Int64, device: device).squeeze();
-        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(VlmBatch.IgnoreIndex).sum().to(device));
+        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(ignore).sum().to(device), CachedScalars.One);
         collective.AllReduceSum([targets]);
-        var denom = targets.to(ScalarType.Float32).clamp_min(1);
+        var denom = targets.to(ScalarType.Float32).clamp_min(CachedScalars.One);
         var lossSum = zeros(1, dtype: ScalarType.Float32, device: device).squeeze();
         foreach (var b in batches)
         {
@@ -30,7 +34,7 @@ public static class GradientAccumulation
             var (ls, _) = model.Forward(b);
             (ls / denom).backward();
             masters.AccumulateGrads();
-            lossSum.add_(ls.detach());
+            lossSum.add_(ls.detach(), CachedScalars.One);
         }
         collective.AllReduceSum([.. masters.Grads(), lossSum]);
         return (lossSum.MoveToOuterDisposeScope(), denom.MoveToOuterDisposeScope());

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Checkpointing;
@@ -91,7 +92,9 @@ public sealed class Trainer
             using (NewDisposeScope()) state = LoadCheckpoint(latest.Path, masters, optimizer);
             step = state.Step;
             elapsedBefore = state.ElapsedSeconds;
-            using (no_grad()) { inRow.fill_(state.NonFiniteInRow); skipped.fill_(state.NonFiniteSkippedTotal); }
+            using var inRowValue = state.NonFiniteInRow.ToScalar();   // Scalars held over the calls (see CachedScalars)
+            using var skippedValue = state.NonFiniteSkippedTotal.ToScalar();
+            using (no_grad()) { inRow.fill_(inRowValue); skipped.fill_(skippedValue); }
             lastCheckpoint = latest.Path;
         }
         else if (_store.Latest() is not null)
@@ -186,7 +189,7 @@ public sealed class Trainer
             int vt = _model.VisualTokensPerImage;
             foreach (var b in batches)
             {
-                padding.add_(TrailingPadding(b.Labels));
+                padding.add_(TrailingPadding(b.Labels), CachedScalars.One);
                 int n = b.PixelValues is null ? 0 : (int)b.PixelValues.shape[0];
                 images += n;
                 positions += b.InputIds.numel() + (long)n * (vt - 1);
@@ -198,11 +201,15 @@ public sealed class Trainer
             optimizer.Step(grads, lr, apply);
             masters.CopyToModel();
             masters.ZeroGrads();
+            // Every Scalar held over its call (a temporary one can be finalised mid-op, see CachedScalars);
+            // `1.0 - apply` written as TorchSharp's operator computes it.
+            using var one = 1.0.ToScalar();
+            using var positionCount = positions.ToScalar();
             using (no_grad())
             {
-                var missed = 1.0 - apply;
-                inRow.add_(1).mul_(apply.neg().add(1));
-                skipped.add_(missed);
+                var missed = apply.negative().add(one, CachedScalars.One);
+                inRow.add_(CachedScalars.One, CachedScalars.One).mul_(apply.neg().add(CachedScalars.One, CachedScalars.One));
+                skipped.add_(missed, CachedScalars.One);
             }
             long rows = batches.Sum(b => b.InputIds.shape[0]);
             double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision) * _o.Collective.WorldSize;
@@ -212,7 +219,7 @@ public sealed class Trainer
                 Loss = (lossSum / denom).DetachFromDisposeScope(),
                 Norm = norm.DetachFromDisposeScope(),
                 Apply = apply.DetachFromDisposeScope(),
-                Padding = (padding / positions).DetachFromDisposeScope(),
+                Padding = padding.div(positionCount).DetachFromDisposeScope(),
             };
         }
         catch (Exception e) when (IsOutOfMemory(e))
@@ -231,12 +238,13 @@ public sealed class Trainer
     {
         long len = labels.shape[1];
         // Explicit Scalars held to the end of the method: an implicit temporary Scalar can be finalised by the GC
-        // while libtorch still reads it ("Unknown scalar type" crash seen in long runs).
+        // while libtorch still reads it ("Unknown scalar type" crash seen in long runs; see CachedScalars).
         using var ignore = VlmBatch.IgnoreIndex.ToScalar();
         using var length = len.ToScalar();
-        var idx = arange(1, len + 1, dtype: ScalarType.Int64, device: labels.device);
+        using var end = (len + 1).ToScalar();
+        var idx = arange(CachedScalars.One, end, CachedScalars.One, dtype: ScalarType.Int64, device: labels.device);
         var lastTarget = (labels.ne(ignore).to(ScalarType.Int64) * idx).amax([1]);
-        return lastTarget.neg().add(length).sum().to(ScalarType.Float32);
+        return lastTarget.neg().add(length, CachedScalars.One).sum().to(ScalarType.Float32);
     }
 
     IEnumerable<ModelComponent> SavedComponents() =>

@@ -1,3 +1,4 @@
+using OpenQwen2VL.Model;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -44,7 +45,7 @@ public static class DualEncoderTrainer
                 var loss = SigmoidPairwiseLoss.Compute(model.EncodeImages(images), model.EncodeTexts(texts), model.LogitScale, model.LogitBias);
                 loss.backward();
                 optimizer.step();
-                total.add_(loss.detach());
+                total.add_(loss.detach(), CachedScalars.One); // explicit alpha: add_(Tensor) makes a temporary Scalar
                 steps++;
             }
             double mean = total.item<float>() / Math.Max(1, steps);
@@ -79,6 +80,8 @@ public static class DualEncoderTrainer
         var pixels = new float[indices.Length * per];
         for (int i = 0; i < indices.Length; i++) Array.Copy(pairs.Pixels, (long)indices[i] * per, pixels, (long)i * per, per);
         var (ids, length) = CaptionFeaturizer.Pad(indices.Select(i => pairs.TextFeatures[i]).ToArray());
-        return (tensor(pixels, [indices.Length, 3, s, s]).to(device), tensor(ids, [indices.Length, length]).to(device));
+        // disposeAfter: the CPU wrappers are freed at once, not left to the finaliser (to() always returns a new one).
+        return (tensor(pixels, [indices.Length, 3, s, s]).to(device, disposeAfter: true),
+                tensor(ids, [indices.Length, length]).to(device, disposeAfter: true));
     }
 }

@@ -1,3 +1,5 @@
+using OpenQwen2VL.Model;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Curation.Filtering;
@@ -11,6 +13,8 @@ public static class SigmoidPairwiseLoss
 {
     /// <summary>log(100): the largest temperature the loss uses.</summary>
     public static readonly float MaxLogitScale = MathF.Log(100f);
+    // Kept as a Scalar: a temporary one can be finalised by the GC while libtorch reads it (see CachedScalars).
+    static readonly Scalar MaxLogitScaleScalar = MaxLogitScale.ToScalar();
 
     public static Tensor Compute(Tensor imageEmbeddings, Tensor textEmbeddings, Tensor logitScale, Tensor logitBias)
     {
@@ -18,9 +22,11 @@ public static class SigmoidPairwiseLoss
         var x = nn.functional.normalize(imageEmbeddings, dim: -1);
         var y = nn.functional.normalize(textEmbeddings, dim: -1);
         // Scale and bias as 1-element tensors (not 0-dim "scalars"), the temperature capped at 100 as in CLIP/SigLIP.
-        var logits = x.matmul(y.t()) * logitScale.reshape(1).clamp_max(MaxLogitScale).exp() + logitBias.reshape(1);
+        // Explicit Scalars and alphas throughout: `+`, `* 2`, `- 1` and `/ n` would make temporary ones (see CachedScalars).
+        var logits = (x.matmul(y.t()) * logitScale.reshape(1).clamp_max(MaxLogitScaleScalar).exp()).add(logitBias.reshape(1), CachedScalars.One);
         long n = logits.shape[0];
-        var labels = eye(n, device: logits.device) * 2 - 1;
-        return (-nn.functional.logsigmoid(labels * logits).sum() / n).MoveToOuterDisposeScope();
+        using var count = n.ToScalar();
+        var labels = eye(n, device: logits.device).mul(CachedScalars.Two).sub(CachedScalars.One);
+        return (-nn.functional.logsigmoid(labels * logits).sum()).div(count).MoveToOuterDisposeScope();
     }
 }

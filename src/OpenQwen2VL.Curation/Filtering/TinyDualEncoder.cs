@@ -1,3 +1,4 @@
+using OpenQwen2VL.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -51,9 +52,10 @@ public sealed class TinyDualEncoder : nn.Module, IDualEncoder
     public Tensor EncodeTexts(Tensor tokenIds)
     {
         using var scope = NewDisposeScope();
-        var mask = tokenIds.ne(0).unsqueeze(-1).to(ScalarType.Float32);
+        using var one = 1f.ToScalar(); // held over the call: a temporary Scalar can be finalised mid-op (see CachedScalars)
+        var mask = tokenIds.ne(CachedScalars.Zero).unsqueeze(-1).to(ScalarType.Float32);
         var summed = (text_embed.forward(tokenIds) * mask).sum(1);
-        var mean = summed / mask.sum(1).clamp_min(1f);
+        var mean = summed / mask.sum(1).clamp_min(one);
         return text_proj.forward(mean).MoveToOuterDisposeScope();
     }
 

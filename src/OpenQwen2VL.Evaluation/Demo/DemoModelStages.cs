@@ -118,9 +118,9 @@ public class DemoModelStages : IDemoModelStages
     public static VisionLanguageModel LoadCheckpoint(string finalDir, int vocabSize, int poolSide)
     {
         var vlm = new VisionLanguageModel(VlmConfig.Tiny(vocabSize));
-        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "llm.safetensors"))) WeightLoading.CopyInto(vlm.Llm, f);
-        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "vision.safetensors"))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
-        using (var f = SafetensorsFile.Open(Path.Combine(finalDir, "projector.safetensors"))) WeightLoading.CopyInto(vlm.Projector, f);
+        OpenQwen2VL.Model.Checkpoints.CheckpointLoader.LoadInto(vlm.Llm, Path.Combine(finalDir, "llm.safetensors"), ScalarType.Float32, CPU);
+        OpenQwen2VL.Model.Checkpoints.CheckpointLoader.LoadInto(vlm.VisionBackbone, Path.Combine(finalDir, "vision.safetensors"), ScalarType.Float32, CPU);
+        OpenQwen2VL.Model.Checkpoints.CheckpointLoader.LoadInto(vlm.Projector, Path.Combine(finalDir, "projector.safetensors"), ScalarType.Float32, CPU);
         vlm.Projector.PoolSide = poolSide;
         return vlm;
     }

@@ -11,9 +11,10 @@ public static class VlmBatchAdapter
     {
         device ??= CPU;
         long[] shape = [batch.BatchSize, batch.SequenceLength];
-        // Built on the CPU from the managed arrays, then moved: one copy to the device each.
-        var ids = tensor(batch.InputIds, shape).to(device);
-        var labels = tensor(batch.Labels, shape).to(device);
+        // Built on the CPU from the managed arrays, then moved: one copy to the device each. disposeAfter frees the CPU
+        // wrapper at once (to() always returns a new one) even where the caller holds no dispose scope.
+        var ids = tensor(batch.InputIds, shape).to(device, disposeAfter: true);
+        var labels = tensor(batch.Labels, shape).to(device, disposeAfter: true);
         Tensor? pixels = null;
         if (batch.ImageCount > 0)
         {

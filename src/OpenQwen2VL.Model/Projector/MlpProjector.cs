@@ -17,10 +17,10 @@ public sealed class MlpProjector : nn.Module<Tensor, Tensor>
     /// <summary>Side of the pooled token grid; equal to the patch grid side means no pooling.</summary>
     public int PoolSide { get; set; }
 
-    public MlpProjector(long visionDim, long llmDim, int poolSide) : base(nameof(MlpProjector))
+    public MlpProjector(long visionDim, long llmDim, int poolSide, ScalarType? dtype = null) : base(nameof(MlpProjector))
     {
         if (poolSide <= 0) throw new ArgumentOutOfRangeException(nameof(poolSide), "pool side must be positive");
-        mlp_projector = nn.Sequential(nn.Linear(visionDim, llmDim), nn.GELU(), nn.Linear(llmDim, llmDim));
+        mlp_projector = nn.Sequential(nn.Linear(visionDim, llmDim, dtype: dtype), nn.GELU(), nn.Linear(llmDim, llmDim, dtype: dtype));
         PoolSide = poolSide;
         RegisterComponents();
     }

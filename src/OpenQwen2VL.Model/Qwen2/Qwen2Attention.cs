@@ -19,15 +19,15 @@ public sealed class Qwen2Attention : nn.Module
     private readonly int numKvHeads;
     private readonly int headDim;
 
-    public Qwen2Attention(Qwen2Config config) : base(nameof(Qwen2Attention))
+    public Qwen2Attention(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2Attention))
     {
         numHeads = config.NumAttentionHeads;
         numKvHeads = config.NumKeyValueHeads;
         headDim = config.HeadDim;
-        q_proj = nn.Linear(config.HiddenSize, numHeads * headDim, hasBias: true);
-        k_proj = nn.Linear(config.HiddenSize, numKvHeads * headDim, hasBias: true);
-        v_proj = nn.Linear(config.HiddenSize, numKvHeads * headDim, hasBias: true);
-        o_proj = nn.Linear(numHeads * headDim, config.HiddenSize, hasBias: false);
+        q_proj = nn.Linear(config.HiddenSize, numHeads * headDim, hasBias: true, dtype: dtype);
+        k_proj = nn.Linear(config.HiddenSize, numKvHeads * headDim, hasBias: true, dtype: dtype);
+        v_proj = nn.Linear(config.HiddenSize, numKvHeads * headDim, hasBias: true, dtype: dtype);
+        o_proj = nn.Linear(numHeads * headDim, config.HiddenSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 

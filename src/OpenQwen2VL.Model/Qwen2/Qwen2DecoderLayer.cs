@@ -11,20 +11,21 @@ public sealed class Qwen2DecoderLayer : nn.Module
     private readonly Qwen2RmsNorm post_attention_layernorm;
     private readonly Qwen2Mlp mlp;
 
-    public Qwen2DecoderLayer(Qwen2Config config) : base(nameof(Qwen2DecoderLayer))
+    public Qwen2DecoderLayer(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2DecoderLayer))
     {
-        input_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
-        self_attn = new Qwen2Attention(config);
-        post_attention_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
-        mlp = new Qwen2Mlp(config);
+        input_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        self_attn = new Qwen2Attention(config, dtype);
+        post_attention_layernorm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
+        mlp = new Qwen2Mlp(config, dtype);
         RegisterComponents();
     }
 
     public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex);
-        h = h + mlp.forward(post_attention_layernorm.forward(h));
+        // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).
+        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex), CachedScalars.One);
+        h = h.add(mlp.forward(post_attention_layernorm.forward(h)), CachedScalars.One);
         return h.MoveToOuterDisposeScope();
     }
 }

@@ -17,11 +17,13 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     public Qwen2Config Config { get; }
     public Qwen2Model Decoder => model;
 
-    public Qwen2ForCausalLM(Qwen2Config config) : base(nameof(Qwen2ForCausalLM))
+    /// <param name="dtype">floating dtype of the parameters, created directly in it without touching libtorch's
+    /// process-wide default (null: that default, float32)</param>
+    public Qwen2ForCausalLM(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2ForCausalLM))
     {
         Config = config;
-        model = new Qwen2Model(config);
-        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        model = new Qwen2Model(config, dtype);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false, dtype: dtype);
         RegisterComponents();
     }
 
@@ -55,9 +57,10 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     public void InitializeWeights(Generator? generator = null)
     {
         using var noGrad = no_grad();
+        using var one = 1.0.ToScalar(); // held: a temporary Scalar can be finalised mid-op (see CachedScalars)
         foreach (var (name, p) in named_parameters())
         {
-            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(1.0);
+            if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.fill_(one);
             else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.zero_();
             else p.normal_(0, Config.InitializerRange, generator);
         }

@@ -19,17 +19,22 @@ public sealed class Qwen2Model : nn.Module
     /// </summary>
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
 
-    public Qwen2Model(Qwen2Config config) : base(nameof(Qwen2Model))
+    public Qwen2Model(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2Model))
     {
         config.Validate();
         Config = config;
-        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config)).ToArray());
-        norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps);
+        // TorchSharp's (native) Embedding allocates the table in float32 and then converts it to dtype: a transient
+        // float32 table while the rest of the LM is not built yet, below the loaded model's peak memory (vlm-load bench).
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize, dtype: dtype);
+        layers = nn.ModuleList(Enumerable.Range(0, config.NumHiddenLayers).Select(_ => new Qwen2DecoderLayer(config, dtype)).ToArray());
+        norm = new Qwen2RmsNorm(config.HiddenSize, config.RmsNormEps, dtype);
         RegisterComponents();
     }
 
-    /// <summary>The [V, D] token embedding table (also the LM head when embeddings are tied).</summary>
+    /// <summary>
+    /// The [V, D] token embedding table (also the LM head when embeddings are tied). Each read is a new handle on
+    /// the native table (TorchSharp's Embedding): read it inside a dispose scope or dispose it.
+    /// </summary>
     public Parameter EmbedWeight => embed_tokens.weight!;
 
     /// <summary>Token embeddings [B, L, D] of int64 ids [B, L].</summary>
@@ -72,7 +77,9 @@ public sealed class Qwen2Model : nn.Module
     private (Tensor Cos, Tensor Sin) RotaryFor(long batch, long length, long start, Device device)
     {
         using var scope = NewDisposeScope();
-        var positions = arange(start, start + length, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
+        using var first = start.ToScalar();
+        using var end = (start + length).ToScalar();
+        var positions = arange(first, end, CachedScalars.One, dtype: ScalarType.Int64, device: device).unsqueeze(0).expand(batch, length);
         var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
         return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope());
     }

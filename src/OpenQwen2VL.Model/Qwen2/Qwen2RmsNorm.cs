@@ -8,14 +8,13 @@ namespace OpenQwen2VL.Model.Qwen2;
 public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    // A Scalar kept in a field: a temporary one (from `+ eps` or `pow(2)`) can be finalised by the GC while the
-    // native op still reads it (TorchSharp keeps no reference alive over the call), which fails rarely with
-    // "Unknown scalar type" in long training runs.
+    // A Scalar kept in a field: a temporary one (from `+ eps`) can be finalised by the GC while the native op still
+    // reads it (see CachedScalars).
     private readonly Scalar eps;
 
-    public Qwen2RmsNorm(long size, double eps) : base(nameof(Qwen2RmsNorm))
+    public Qwen2RmsNorm(long size, double eps, ScalarType? dtype = null) : base(nameof(Qwen2RmsNorm))
     {
-        weight = new Parameter(ones(size));
+        weight = new Parameter(ones(size, dtype: dtype));
         this.eps = eps.ToScalar();
         RegisterComponents();
     }
@@ -24,8 +23,9 @@ public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        var variance = h.square().mean([-1], keepdim: true);
-        h = h * variance.add(eps).rsqrt();
+        // pow(2) with a kept exponent: square() and add(Scalar) fill in temporary Scalars (2 and alpha = 1) inside TorchSharp.
+        var variance = h.pow(CachedScalars.Two).mean([-1], keepdim: true);
+        h = h * variance.add(eps, CachedScalars.One).rsqrt();
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Model.Qwen2;
@@ -14,7 +15,10 @@ public static class Qwen2RotaryEmbedding
     {
         using var scope = NewDisposeScope();
         // Same float32 arithmetic as HF: inv_freq = 1 / theta^(2i/d); freqs = positions * inv_freq.
-        var exponent = arange(0, headDim, 2, dtype: ScalarType.Int64, device: positions.device).to(ScalarType.Float32) / headDim;
+        // Scalars held to the end of the method (a temporary one can be finalised mid-op, see CachedScalars).
+        using var dim = headDim.ToScalar();
+        var exponent = arange(CachedScalars.Zero, dim, CachedScalars.Two, dtype: ScalarType.Int64, device: positions.device)
+            .to(ScalarType.Float32).div(dim);
         var invFreq = pow(tensor(theta, dtype: ScalarType.Float32, device: positions.device), exponent).reciprocal();
         var freqs = positions.to(ScalarType.Float32).unsqueeze(-1) * invFreq; // [B, L, d/2]
         var emb = cat([freqs, freqs], -1);
@@ -27,7 +31,7 @@ public static class Qwen2RotaryEmbedding
         using var scope = NewDisposeScope();
         var c = cos.unsqueeze(1).to(x.dtype);
         var s = sin.unsqueeze(1).to(x.dtype);
-        return (x * c + RotateHalf(x) * s).MoveToOuterDisposeScope();
+        return (x * c).add(RotateHalf(x) * s, CachedScalars.One).MoveToOuterDisposeScope();
     }
 
     private static Tensor RotateHalf(Tensor x)

@@ -17,7 +17,11 @@ public static class TokenEmbeddingResize
     private const string HeadModule = "lm_head";
 
     /// <summary>Current number of embedding rows (the config's <c>vocab_size</c> until resized).</summary>
-    public static long Rows(Qwen2ForCausalLM lm) => lm.Decoder.EmbedWeight.shape[0];
+    public static long Rows(Qwen2ForCausalLM lm)
+    {
+        using var embed = lm.Decoder.EmbedWeight;
+        return embed.shape[0];
+    }
 
     /// <summary>Resizes to <paramref name="vocabSize"/> rows; returns false (and changes nothing) when already that large.</summary>
     public static bool GrowTo(Qwen2ForCausalLM lm, long vocabSize)
@@ -25,7 +29,11 @@ public static class TokenEmbeddingResize
         if (vocabSize <= Rows(lm)) return false;
         var modules = lm.named_modules().ToDictionary(m => m.name, m => m.module, StringComparer.Ordinal);
         var embed = (Embedding)modules[EmbedModule];
-        embed.weight = Grown(embed.weight!, vocabSize);
+        // The handle the (native) Embedding registered at construction: its weight setter replaces it without
+        // disposing it, which would keep the old table alive until the GC finalises the handle.
+        var old = embed.get_parameter("weight")!;
+        embed.weight = Grown(old, vocabSize);
+        old.Dispose();
         if (modules.TryGetValue(HeadModule, out var head)) ((Linear)head).weight = Grown(((Linear)head).weight!, vocabSize);
         return true;
     }

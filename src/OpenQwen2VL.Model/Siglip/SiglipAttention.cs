@@ -14,14 +14,14 @@ public sealed class SiglipAttention : nn.Module<Tensor, Tensor>
     private readonly int numHeads;
     private readonly int headDim;
 
-    public SiglipAttention(SiglipEncoderConfig config) : base(nameof(SiglipAttention))
+    public SiglipAttention(SiglipEncoderConfig config, ScalarType? dtype = null) : base(nameof(SiglipAttention))
     {
         numHeads = config.NumAttentionHeads;
         headDim = config.HeadDim;
-        q_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        k_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        v_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
-        out_proj = nn.Linear(config.HiddenSize, config.HiddenSize);
+        q_proj = nn.Linear(config.HiddenSize, config.HiddenSize, dtype: dtype);
+        k_proj = nn.Linear(config.HiddenSize, config.HiddenSize, dtype: dtype);
+        v_proj = nn.Linear(config.HiddenSize, config.HiddenSize, dtype: dtype);
+        out_proj = nn.Linear(config.HiddenSize, config.HiddenSize, dtype: dtype);
         RegisterComponents();
     }
 

@@ -9,9 +9,9 @@ public sealed class SiglipEncoder : nn.Module
 {
     private readonly ModuleList<SiglipEncoderLayer> layers;
 
-    public SiglipEncoder(SiglipEncoderConfig config, int numLayers) : base(nameof(SiglipEncoder))
+    public SiglipEncoder(SiglipEncoderConfig config, int numLayers, ScalarType? dtype = null) : base(nameof(SiglipEncoder))
     {
-        layers = nn.ModuleList(Enumerable.Range(0, numLayers).Select(_ => new SiglipEncoderLayer(config)).ToArray());
+        layers = nn.ModuleList(Enumerable.Range(0, numLayers).Select(_ => new SiglipEncoderLayer(config, dtype)).ToArray());
         RegisterComponents();
     }
 

@@ -12,19 +12,20 @@ public sealed class SiglipEncoderLayer : nn.Module<Tensor, Tensor>
     private readonly LayerNorm layer_norm2;
     private readonly SiglipMlp mlp;
 
-    public SiglipEncoderLayer(SiglipEncoderConfig config) : base(nameof(SiglipEncoderLayer))
+    public SiglipEncoderLayer(SiglipEncoderConfig config, ScalarType? dtype = null) : base(nameof(SiglipEncoderLayer))
     {
-        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        self_attn = new SiglipAttention(config);
-        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new SiglipMlp(config);
+        layer_norm1 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        self_attn = new SiglipAttention(config, dtype);
+        layer_norm2 = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        mlp = new SiglipMlp(config, dtype);
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.forward(layer_norm1.forward(x));
-        return (h + mlp.forward(layer_norm2.forward(h))).MoveToOuterDisposeScope();
+        // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).
+        var h = x.add(self_attn.forward(layer_norm1.forward(x)), CachedScalars.One);
+        return h.add(mlp.forward(layer_norm2.forward(h)), CachedScalars.One).MoveToOuterDisposeScope();
     }
 }

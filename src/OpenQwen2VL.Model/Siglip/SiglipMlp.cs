@@ -11,10 +11,10 @@ public sealed class SiglipMlp : nn.Module<Tensor, Tensor>
     private readonly Linear fc2;
     private readonly GELU.Approximate approximate;
 
-    public SiglipMlp(SiglipEncoderConfig config) : base(nameof(SiglipMlp))
+    public SiglipMlp(SiglipEncoderConfig config, ScalarType? dtype = null) : base(nameof(SiglipMlp))
     {
-        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize);
-        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize);
+        fc1 = nn.Linear(config.HiddenSize, config.IntermediateSize, dtype: dtype);
+        fc2 = nn.Linear(config.IntermediateSize, config.HiddenSize, dtype: dtype);
         approximate = config.HiddenAct == "gelu_pytorch_tanh" ? GELU.Approximate.tanh : GELU.Approximate.none;
         RegisterComponents();
     }

@@ -20,8 +20,11 @@ public sealed class SiglipModel : nn.Module
         if (!vision.UseHead) throw new ArgumentException("a SiglipModel needs the vision pooling head");
         vision_model = new SiglipVisionTransformer(vision);
         text_model = new SiglipTextTransformer(text);
-        logit_scale = new Parameter(full(1, Math.Log(10.0))); // HF's initial values
-        logit_bias = new Parameter(full(1, -10.0));
+        // HF's initial values, as Scalars held over the call (a temporary one can be finalised mid-op, see CachedScalars)
+        using var initialScale = Math.Log(10.0).ToScalar();
+        using var initialBias = (-10.0).ToScalar();
+        logit_scale = new Parameter(full(1, initialScale));
+        logit_bias = new Parameter(full(1, initialBias));
         RegisterComponents();
     }
 
@@ -49,8 +52,8 @@ public sealed class SiglipModel : nn.Module
     public Tensor LogitsPerImage(Tensor imageEmbeds, Tensor textEmbeds)
     {
         using var scope = NewDisposeScope();
-        return (imageEmbeds.matmul(textEmbeds.t()) * logit_scale.exp() + logit_bias).MoveToOuterDisposeScope();
+        return (imageEmbeds.matmul(textEmbeds.t()) * logit_scale.exp()).add(logit_bias, CachedScalars.One).MoveToOuterDisposeScope();
     }
 
-    private static Tensor Normalise(Tensor x) => x / x.pow(2).sum([-1], keepdim: true).sqrt();
+    private static Tensor Normalise(Tensor x) => x / x.pow(CachedScalars.Two).sum([-1], keepdim: true).sqrt();
 }

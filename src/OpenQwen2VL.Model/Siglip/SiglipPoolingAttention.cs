@@ -17,13 +17,13 @@ public sealed class SiglipPoolingAttention : nn.Module
     private readonly int numHeads;
     private readonly long dim;
 
-    public SiglipPoolingAttention(SiglipVisionConfig config) : base(nameof(SiglipPoolingAttention))
+    public SiglipPoolingAttention(SiglipVisionConfig config, ScalarType? dtype = null) : base(nameof(SiglipPoolingAttention))
     {
         dim = config.HiddenSize;
         numHeads = config.NumAttentionHeads;
-        in_proj_weight = new Parameter(empty(3 * dim, dim));
-        in_proj_bias = new Parameter(zeros(3 * dim));
-        out_proj = nn.Linear(dim, dim);
+        in_proj_weight = new Parameter(empty(3 * dim, dim, dtype: dtype));
+        in_proj_bias = new Parameter(zeros(3 * dim, dtype: dtype));
+        out_proj = nn.Linear(dim, dim, dtype: dtype);
         using (no_grad()) nn.init.xavier_uniform_(in_proj_weight); // PyTorch MultiheadAttention's init
         RegisterComponents();
     }

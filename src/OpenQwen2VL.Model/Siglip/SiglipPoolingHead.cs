@@ -15,12 +15,13 @@ public sealed class SiglipPoolingHead : nn.Module<Tensor, Tensor>
     private readonly LayerNorm layernorm;
     private readonly SiglipMlp mlp;
 
-    public SiglipPoolingHead(SiglipVisionConfig config) : base(nameof(SiglipPoolingHead))
+    public SiglipPoolingHead(SiglipVisionConfig config, ScalarType? dtype = null) : base(nameof(SiglipPoolingHead))
     {
-        probe = new Parameter(randn(1, 1, config.HiddenSize).div_(Math.Sqrt(config.HiddenSize)));
-        attention = new SiglipPoolingAttention(config);
-        layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-        mlp = new SiglipMlp(config);
+        using var scale = Math.Sqrt(config.HiddenSize).ToScalar(); // held over the call (see CachedScalars)
+        probe = new Parameter(randn(1, 1, config.HiddenSize, dtype: dtype).div_(scale));
+        attention = new SiglipPoolingAttention(config, dtype);
+        layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+        mlp = new SiglipMlp(config, dtype);
         RegisterComponents();
     }
 
@@ -31,7 +32,7 @@ public sealed class SiglipPoolingHead : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var query = probe.expand(hidden.shape[0], -1, -1);
         var pooled = attention.Forward(query, hidden);
-        pooled = pooled + mlp.forward(layernorm.forward(pooled));
+        pooled = pooled.add(mlp.forward(layernorm.forward(pooled)), CachedScalars.One);
         return pooled.select(1, 0).MoveToOuterDisposeScope();
     }
 }

@@ -23,6 +23,6 @@ public sealed class SiglipTextEmbeddings : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         long l = ids.shape[1];
         var positions = position_embedding.weight!.narrow(0, 0, l).unsqueeze(0);
-        return (token_embedding.forward(ids) + positions).MoveToOuterDisposeScope();
+        return token_embedding.forward(ids).add(positions, CachedScalars.One).MoveToOuterDisposeScope();
     }
 }

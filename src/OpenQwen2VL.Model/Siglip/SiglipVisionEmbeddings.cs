@@ -11,14 +11,32 @@ public sealed class SiglipVisionEmbeddings : nn.Module<Tensor, Tensor>
     private readonly Embedding position_embedding;
     private readonly int numPatches;
 
-    public SiglipVisionEmbeddings(SiglipVisionConfig config) : base(nameof(SiglipVisionEmbeddings))
+    public SiglipVisionEmbeddings(SiglipVisionConfig config, ScalarType? dtype = null) : base(nameof(SiglipVisionEmbeddings))
     {
-        patch_embedding = nn.Conv2d(config.NumChannels, config.HiddenSize, kernel_size: config.PatchSize, stride: config.PatchSize);
+        patch_embedding = PatchConvolution(config, dtype);
         numPatches = config.NumPatches;
-        position_embedding = nn.Embedding(numPatches, config.HiddenSize);
+        position_embedding = nn.Embedding(numPatches, config.HiddenSize, dtype: dtype);
         RegisterComponents();
         using var noGrad = no_grad();
-        position_embedding.weight!.normal_(0, 1.0 / Math.Sqrt(config.HiddenSize)); // HF's init for this table
+        // Embedding.weight wraps the native table in a new handle on every read: dispose it.
+        using var positions = position_embedding.weight!;
+        positions.normal_(0, 1.0 / Math.Sqrt(config.HiddenSize)); // HF's init for this table
+    }
+
+    /// <summary>
+    /// nn.Conv2d with PyTorch's default init. The bias is added here, not by Conv2d: TorchSharp 0.107's
+    /// Conv2d leaks a tensor handle (a <c>weight[0, 0]</c> view taken to size the bias init) for every conv built
+    /// with a bias. Same random draws in the same order (weight, then bias), so the init is unchanged.
+    /// </summary>
+    private static Conv2d PatchConvolution(SiglipVisionConfig config, ScalarType? dtype)
+    {
+        var conv = nn.Conv2d(config.NumChannels, config.HiddenSize, kernel_size: config.PatchSize, stride: config.PatchSize, bias: false, dtype: dtype);
+        var bias = new Parameter(empty(config.HiddenSize, dtype: dtype));
+        long fanIn = (long)config.NumChannels * config.PatchSize * config.PatchSize;
+        double bound = 1 / Math.Sqrt(fanIn);
+        using (no_grad()) nn.init.uniform_(bias, -bound, bound);
+        conv.bias = bias;
+        return conv;
     }
 
     /// <param name="pixels">[N, C, S, S] normalised pixels</param>
@@ -30,6 +48,6 @@ public sealed class SiglipVisionEmbeddings : nn.Module<Tensor, Tensor>
         var patches = patch_embedding.forward(pixels.to(weight.dtype)).flatten(2).transpose(1, 2);
         if (patches.shape[1] != numPatches)
             throw new ArgumentException($"image gives {patches.shape[1]} patches, the model has {numPatches} positions");
-        return (patches + position_embedding.weight!.unsqueeze(0)).MoveToOuterDisposeScope();
+        return patches.add(position_embedding.weight!.unsqueeze(0), CachedScalars.One).MoveToOuterDisposeScope();
     }
 }

@@ -11,9 +11,9 @@ public sealed class SiglipVisionModel : nn.Module<Tensor, Tensor>
 {
     private readonly SiglipVisionTransformer vision_model;
 
-    public SiglipVisionModel(SiglipVisionConfig config, bool backbone) : base(nameof(SiglipVisionModel))
+    public SiglipVisionModel(SiglipVisionConfig config, bool backbone, ScalarType? dtype = null) : base(nameof(SiglipVisionModel))
     {
-        vision_model = new SiglipVisionTransformer(config, backbone);
+        vision_model = new SiglipVisionTransformer(config, backbone, dtype);
         RegisterComponents();
     }
 

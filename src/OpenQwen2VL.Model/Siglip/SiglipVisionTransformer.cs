@@ -19,16 +19,16 @@ public sealed class SiglipVisionTransformer : nn.Module<Tensor, Tensor>
     public SiglipVisionConfig Config { get; }
     public bool IsBackbone { get; }
 
-    public SiglipVisionTransformer(SiglipVisionConfig config, bool backbone = false) : base(nameof(SiglipVisionTransformer))
+    public SiglipVisionTransformer(SiglipVisionConfig config, bool backbone = false, ScalarType? dtype = null) : base(nameof(SiglipVisionTransformer))
     {
         Config = config;
         IsBackbone = backbone;
-        embeddings = new SiglipVisionEmbeddings(config);
-        encoder = new SiglipEncoder(config, backbone ? config.NumHiddenLayers - 1 : config.NumHiddenLayers);
+        embeddings = new SiglipVisionEmbeddings(config, dtype);
+        encoder = new SiglipEncoder(config, backbone ? config.NumHiddenLayers - 1 : config.NumHiddenLayers, dtype);
         if (!backbone)
         {
-            post_layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps);
-            if (config.UseHead) head = new SiglipPoolingHead(config);
+            post_layernorm = nn.LayerNorm(config.HiddenSize, config.LayerNormEps, dtype: dtype);
+            if (config.UseHead) head = new SiglipPoolingHead(config, dtype);
         }
         RegisterComponents();
     }

@@ -11,9 +11,9 @@ public sealed class LlmBackbone : torch.nn.Module
 {
     private readonly Qwen2ForCausalLM llm;
 
-    public LlmBackbone(Qwen2Config config) : base(nameof(LlmBackbone))
+    public LlmBackbone(Qwen2Config config, torch.ScalarType? dtype = null) : base(nameof(LlmBackbone))
     {
-        llm = new Qwen2ForCausalLM(config);
+        llm = new Qwen2ForCausalLM(config, dtype);
         RegisterComponents();
     }
 

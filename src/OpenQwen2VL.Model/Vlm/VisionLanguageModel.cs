@@ -25,12 +25,14 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
     public MlpProjector Projector => projector;
     public Qwen2ForCausalLM Llm => llm_backbone.Llm;
 
-    public VisionLanguageModel(VlmConfig config) : base(nameof(VisionLanguageModel))
+    /// <param name="dtype">floating dtype of the parameters, created directly in it without touching libtorch's
+    /// process-wide default (null: that default, float32)</param>
+    public VisionLanguageModel(VlmConfig config, ScalarType? dtype = null) : base(nameof(VisionLanguageModel))
     {
         Config = config;
-        vision_backbone = new SiglipVisionModel(config.Vision, backbone: true);
-        projector = new MlpProjector(config.Vision.HiddenSize, config.Llm.HiddenSize, config.PoolSide);
-        llm_backbone = new LlmBackbone(config.Llm);
+        vision_backbone = new SiglipVisionModel(config.Vision, backbone: true, dtype);
+        projector = new MlpProjector(config.Vision.HiddenSize, config.Llm.HiddenSize, config.PoolSide, dtype);
+        llm_backbone = new LlmBackbone(config.Llm, dtype);
         RegisterComponents();
         // The vision tower is frozen in every Open-Qwen2VL stage.
         foreach (var p in vision_backbone.parameters()) p.requires_grad = false;
@@ -90,7 +92,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         long images = batch.PixelValues?.shape[0] ?? 0;
         if (markers != images) throw new ArgumentException($"batch has {markers} image markers but {images} images");
 
-        var textEmbeds = Llm.Embed(ids.clamp_min(0)).reshape(rows * len, -1);
+        var textEmbeds = Llm.Embed(ids.clamp_min(CachedScalars.Zero)).reshape(rows * len, -1);
         var sources = new List<Tensor> { textEmbeds };
         long perImage = 0;
         if (images > 0)

@@ -41,7 +41,8 @@ public static class VlmLoader
         if (added.Length > 0) tokenizer.AddSpecialTokens(added);
         var preprocessor = ImagePreprocessor.FromModelDirectory(options.VisionPath);
 
-        var model = BuildIn(options.DType, () => new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, pool)));
+        // Built directly in the target dtype: a bf16 model never exists in float32 first (twice the memory).
+        var model = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, pool), options.DType);
         try
         {
             var reports = new List<CheckpointLoadReport> { LoadVisionBackbone(model.VisionBackbone, options.VisionPath, options.DType, options.Device) };
@@ -74,7 +75,7 @@ public static class VlmLoader
     {
         RequireFolder(folder, "LLM");
         var config = Qwen2Config.Load(RequireFile(Path.Combine(folder, "config.json"), "LLM config"));
-        var lm = BuildIn(dtype, () => new Qwen2ForCausalLM(config));
+        var lm = new Qwen2ForCausalLM(config, dtype);
         try
         {
             var report = CheckpointLoader.LoadInto(lm, folder, dtype, device);
@@ -107,26 +108,6 @@ public static class VlmLoader
                 || key.StartsWith(prefix + "head.", StringComparison.Ordinal) ? null : key;
         }
         return CheckpointLoader.LoadInto(backbone, folder, dtype, device, Map);
-    }
-
-    private static readonly object DefaultDTypeLock = new();
-
-    /// <summary>
-    /// Builds a network with its floating parameters created directly in <paramref name="dtype"/>, by setting libtorch's
-    /// default dtype for the construction only: a bf16 model then never exists in float32 first, which would take twice
-    /// the checkpoint's memory. The default is process-wide, so modules other threads build meanwhile get it too: load
-    /// reduced-precision models from one thread at startup (the CLI, a trainer); tests doing so run unparallelised.
-    /// </summary>
-    public static T BuildIn<T>(ScalarType dtype, Func<T> build)
-    {
-        if (dtype == ScalarType.Float32) return build();
-        lock (DefaultDTypeLock)
-        {
-            var previous = get_default_dtype();
-            set_default_dtype(dtype);
-            try { return build(); }
-            finally { set_default_dtype(previous); }
-        }
     }
 
     private static void RequireFolder(string path, string what)

@@ -94,7 +94,8 @@ public sealed class VlmTrainableModel : ITrainableModel
         var shiftedLogits = logits.narrow(1, 0, l - 1).reshape(-1, v).to(ScalarType.Float32);
         var shiftedLabels = inputs.Labels.narrow(1, 1, l - 1).reshape(-1);
         var loss = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: VlmBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
-        var count = shiftedLabels.ne(VlmBatch.IgnoreIndex).sum();
+        using var ignore = VlmBatch.IgnoreIndex.ToScalar(); // held over the call (see OpenQwen2VL.Model.CachedScalars)
+        var count = shiftedLabels.ne(ignore).sum();
         return (loss.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
     }
 

@@ -74,7 +74,7 @@ public sealed class MasterWeights : IDisposable
         {
             var g = e.Model.Parameter.grad;
             if (g is null) continue;
-            e.GradBuffer!.add_(g);
+            e.GradBuffer!.add_(g, OpenQwen2VL.Model.CachedScalars.One); // explicit alpha: add_(Tensor) makes a temporary Scalar
             g.zero_();
         }
     }

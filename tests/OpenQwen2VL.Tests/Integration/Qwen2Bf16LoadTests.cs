@@ -7,19 +7,8 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Integration;
 
-/// <summary>
-/// Reduced-precision loads build the network with libtorch's process-wide default dtype set (see
-/// <see cref="VlmLoader.BuildIn{T}"/>), so these tests run alone, after the parallel ones.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class ReducedPrecisionLoads
-{
-    public const string Name = "reduced-precision loads";
-}
-
 /// <summary>The fixture Qwen2 loaded in bfloat16 against the float32 reference (qwen2_case).</summary>
 [Trait("Category", "Parity")]
-[Collection(ReducedPrecisionLoads.Name)]
 public sealed class Qwen2Bf16LoadTests : IDisposable
 {
     private readonly Dictionary<string, Tensor> ref_ = ModelFixtures.ReadCase("qwen2_case.safetensors");
@@ -44,7 +33,7 @@ public sealed class Qwen2Bf16LoadTests : IDisposable
         var (lm, report) = VlmLoader.LoadLanguageModel(ReferenceFixtures.File("qwen2"), ScalarType.BFloat16, CPU);
         using var _ = lm;
         Assert.True(report.IsComplete, report.ToString());
-        Assert.Equal(ScalarType.Float32, get_default_dtype()); // restored after building in bf16
+        Assert.Equal(ScalarType.Float32, get_default_dtype()); // built in bf16 without touching the process-wide default
 
         // The load is exactly the float32 checkpoint rounded to bfloat16.
         using (var ck = SafetensorsCheckpoint.Open(ReferenceFixtures.File("qwen2")))

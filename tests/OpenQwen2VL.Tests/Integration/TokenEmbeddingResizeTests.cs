@@ -45,4 +45,22 @@ public sealed class TokenEmbeddingResizeTests
         // New ids embed and run.
         Assert.Equal(new long[] { 1, 1, grown }, lm.forward(tensor(new long[] { grown - 1 }).unsqueeze(0)).shape);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void GrowingADisposedModelLeavesNoLiveTensors(bool tied)
+    {
+        var config = VlmConfig.Tiny(50, tied).Llm;
+        void Round()
+        {
+            using var lm = new Qwen2ForCausalLM(config);
+            TokenEmbeddingResize.GrowTo(lm, 53);
+            Assert.Equal(53, TokenEmbeddingResize.Rows(lm));
+        }
+        Round(); // warm-up (lazy initialisation)
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 5; i++) Round();
+        Assert.Equal(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
 }

@@ -13,8 +13,7 @@ public static class ModelFixtures
     public static Qwen2ForCausalLM LoadQwen2()
     {
         var lm = new Qwen2ForCausalLM(Qwen2Config.Load(ReferenceFixtures.File("qwen2", "config.json")));
-        using var file = SafetensorsFile.Open(ReferenceFixtures.File("qwen2", "model.safetensors"));
-        WeightLoading.CopyInto(lm, file);
+        CheckpointLoader.LoadInto(lm, ReferenceFixtures.File("qwen2"), ScalarType.Float32, CPU);
         lm.eval();
         return lm;
     }
@@ -22,8 +21,7 @@ public static class ModelFixtures
     public static SiglipModel LoadSiglip()
     {
         var model = SiglipModel.Load(ReferenceFixtures.File("siglip", "config.json"));
-        using var file = SafetensorsFile.Open(ReferenceFixtures.File("siglip", "model.safetensors"));
-        WeightLoading.CopyInto(model, file);
+        CheckpointLoader.LoadInto(model, ReferenceFixtures.File("siglip"), ScalarType.Float32, CPU);
         model.eval();
         return model;
     }
@@ -36,9 +34,9 @@ public static class ModelFixtures
             Qwen2Config.Load(ReferenceFixtures.File("qwen2", "config.json")),
             poolSide);
         var vlm = new VisionLanguageModel(config);
-        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("siglip", "model.safetensors"))) WeightLoading.CopyInto(vlm.VisionBackbone, f);
-        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("projector.safetensors"))) WeightLoading.CopyInto(vlm.Projector, f);
-        using (var f = SafetensorsFile.Open(ReferenceFixtures.File("qwen2", "model.safetensors"))) WeightLoading.CopyInto(vlm.Llm, f);
+        VlmLoader.LoadVisionBackbone(vlm.VisionBackbone, ReferenceFixtures.File("siglip"), ScalarType.Float32, CPU);
+        CheckpointLoader.LoadInto(vlm.Projector, ReferenceFixtures.File("projector.safetensors"), ScalarType.Float32, CPU);
+        CheckpointLoader.LoadInto(vlm.Llm, ReferenceFixtures.File("qwen2"), ScalarType.Float32, CPU);
         vlm.eval();
         return vlm;
     }

@@ -6,7 +6,10 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Model;
 
-/// <summary>Forward passes free every intermediate: the live tensor count stays flat over 200 calls.</summary>
+/// <summary>
+/// Forward passes free every intermediate (the live tensor count stays flat over 200 calls), and a disposed
+/// network leaves no tensor behind.
+/// </summary>
 public sealed class ModelLeakTests
 {
     private static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;
@@ -85,5 +88,29 @@ public sealed class ModelLeakTests
             using var batch = new VlmBatch { InputIds = ids.alias(), Labels = labels.alias(), PixelValues = pixels.alias() };
             using var output = vlm.forward(batch);
         });
+    }
+
+    private static readonly VlmConfig TinyVlm = VlmConfig.Tiny(vocabSize: 40);
+
+    [Theory]
+    [InlineData(ScalarType.Float32)]
+    [InlineData(ScalarType.BFloat16)]
+    public void ConstructingAndDisposingAVlmLeavesNoLiveTensors(ScalarType dtype)
+    {
+        new VisionLanguageModel(TinyVlm, dtype).Dispose(); // warm-up (lazy initialisation)
+        long before = Live;
+        for (int i = 0; i < 10; i++) new VisionLanguageModel(TinyVlm, dtype).Dispose();
+        Assert.Equal(before, Live);
+    }
+
+    [Fact]
+    public void FullVisionTowerConstructionLeavesNoLiveTensors()
+    {
+        // The pooling head and post-layernorm, which the VLM's backbone mode does not build.
+        var vision = TinyVlm.Vision with { UseHead = true };
+        new SiglipVisionModel(vision, backbone: false).Dispose();
+        long before = Live;
+        for (int i = 0; i < 10; i++) new SiglipVisionModel(vision, backbone: false).Dispose();
+        Assert.Equal(before, Live);
     }
 }

@@ -59,10 +59,12 @@ public sealed class SiglipParityTests : IDisposable
         var config = SiglipVisionConfig.Load(path);
         using var backbone = new SiglipVisionModel(config, backbone: true);
         using var file = SafetensorsFile.Open(ReferenceFixtures.File("siglip", "model.safetensors"));
-        int unused = WeightLoading.CopyInto(backbone, file);
+        var report = VlmLoader.LoadVisionBackbone(backbone, ReferenceFixtures.File("siglip"), ScalarType.Float32, CPU);
         var names = backbone.named_parameters().Select(p => p.name).ToList();
         Assert.DoesNotContain(names, n => n.Contains("post_layernorm") || n.Contains(".head.") || n.Contains($"layers.{config.NumHiddenLayers - 1}."));
-        Assert.Equal(file.Entries.Count - names.Count, unused);
+        Assert.True(report.IsComplete, report.ToString());
+        Assert.Equal(names.Order(), report.Loaded.Order());
+        Assert.Equal(file.Entries.Count - names.Count, report.Ignored.Count);
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

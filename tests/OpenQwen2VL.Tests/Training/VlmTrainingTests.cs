@@ -1,4 +1,5 @@
 using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
@@ -97,9 +98,9 @@ public class VlmTrainingTests
         var hf = Path.Combine(straight, "final", "hf");
         var reloadedConfig = Qwen2Config.Load(Path.Combine(hf, "config.json"));
         using var reloaded = new Qwen2ForCausalLM(reloadedConfig);
-        using (var f = SafetensorsFile.Open(Path.Combine(hf, "model.safetensors"))) WeightLoading.CopyInto(reloaded, f);
+        CheckpointLoader.LoadInto(reloaded, hf, ScalarType.Float32, CPU);
         using var trained = VlmTrainableModel.Tiny(VlmVocab, 4);
-        using (var f = SafetensorsFile.Open(Path.Combine(straight, "final", "llm.safetensors"))) WeightLoading.CopyInto(trained.Vlm.Llm, f);
+        CheckpointLoader.LoadInto(trained.Vlm.Llm, Path.Combine(straight, "final", "llm.safetensors"), ScalarType.Float32, CPU);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = arange(0, 20, dtype: ScalarType.Int64).remainder(VlmVocab).unsqueeze(0);
