@@ -13,7 +13,7 @@ public sealed class SynthCommand : ICliCommand
         var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
         var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same bytes)", DefaultValueFactory = _ => defaults.Seed };
         var pretrain = new Option<int>("--pretrain") { Description = "Pre-training image-caption pairs", DefaultValueFactory = _ => defaults.PretrainPairs };
-        var sft = new Option<int>("--sft") { Description = "SFT images (one question or caption request each)", DefaultValueFactory = _ => defaults.SftImages };
+        var sft = new Option<int>("--sft") { Description = "SFT records (LLaVA JSON; questions, multi-image chats, captions)", DefaultValueFactory = _ => defaults.SftRecords };
         var evalImages = new Option<int>("--eval-images") { Description = "Evaluation images", DefaultValueFactory = _ => defaults.EvalImages };
         var perImage = new Option<int>("--questions-per-image") { Description = "Evaluation questions per image (1-4)", DefaultValueFactory = _ => defaults.QuestionsPerEvalImage };
         var noise = new Option<double>("--noise") { Description = "Fraction of pre-training captions swapped for wrong ones", DefaultValueFactory = _ => defaults.NoiseFraction };
@@ -27,7 +27,7 @@ public sealed class SynthCommand : ICliCommand
         {
             var options = new SyntheticDatasetOptions
             {
-                Seed = r.GetValue(seed), PretrainPairs = r.GetValue(pretrain), SftImages = r.GetValue(sft),
+                Seed = r.GetValue(seed), PretrainPairs = r.GetValue(pretrain), SftRecords = r.GetValue(sft),
                 EvalImages = r.GetValue(evalImages), QuestionsPerEvalImage = r.GetValue(perImage),
                 NoiseFraction = r.GetValue(noise), AnnotatorDisagreement = r.GetValue(disagreement),
                 ImageSize = r.GetValue(imageSize), SamplesPerShard = r.GetValue(shardSize),

@@ -1,13 +1,13 @@
 namespace OpenQwen2VL.Curation.Synth;
 
 /// <summary>
-/// Draws random scenes. Shapes are placed on a grid of cells inside their region (one shape per cell,
-/// jittered inside it), so they never overlap and placement never needs rejection loops.
+/// Draws random scenes. Shapes are placed on fixed slots of their region (jittered a little), so they never
+/// overlap and placement never needs rejection loops.
 /// </summary>
 public static class SceneSampler
 {
-    private const float SmallRadius = 0.065f;
-    private const float LargeRadius = 0.11f;
+    private const float SmallRadius = 0.12f;
+    private const float LargeRadius = 0.15f;
 
     public static Scene Sample(Random rng)
     {
@@ -22,32 +22,40 @@ public static class SceneSampler
 
     private static T Pick<T>(Random rng, IReadOnlyList<T> items) => items[rng.Next(items.Count)];
 
+    /// <summary>Largest jitter of a shape's centre around its slot (fraction of the side; slots are 0.32 apart).</summary>
+    private const float SlotJitter = 0.01f;
+
+    /// <summary>
+    /// Shapes sit on fixed slots of their region, 0.32 apart so even two large shapes (radius 0.15) do not overlap:
+    /// a column at x = 0.18 (left) or 0.82 (right), a row at y = 0.18 (top) or 0.82 (bottom), and around the centre.
+    /// Fewer shapes than slots take the middle ones, so a group's centre always lies in its own region and no
+    /// scene is ambiguous (a lone "left" shape in a corner would also be a "top" one). The shapes are this large
+    /// because the VLM's tower sees 8x8 patches: a shape inside a single patch is a detail a tiny VLM does not learn
+    /// to read in a demo's budget (measured: a one-patch square's colour was never learnt, a two-patch one in 300 steps).
+    /// </summary>
     private static IReadOnlyList<PlacedShape> Place(Random rng, ScenePosition position, SceneSize size, int count)
     {
-        // Region (x0, y0, width, height) and grid (cols, rows); every cell is at least 0.25 x 0.25.
-        var (x0, y0, w, h, cols, rows) = position switch
+        // Offsets along the group's line for 1, 2 or 3 shapes.
+        float[] along = count switch { 1 => [0.5f], 2 => [0.34f, 0.66f], _ => [0.18f, 0.5f, 0.82f] };
+        (float X, float Y)[] slots = position switch
         {
-            ScenePosition.Left => (0f, 0f, 0.5f, 1f, 2, 3),
-            ScenePosition.Right => (0.5f, 0f, 0.5f, 1f, 2, 3),
-            ScenePosition.Top => (0f, 0f, 1f, 0.5f, 3, 2),
-            ScenePosition.Bottom => (0f, 0.5f, 1f, 0.5f, 3, 2),
-            _ => (0.25f, 0.25f, 0.5f, 0.5f, 2, 2),
+            ScenePosition.Left => along.Select(t => (0.18f, t)).ToArray(),
+            ScenePosition.Right => along.Select(t => (0.82f, t)).ToArray(),
+            ScenePosition.Top => along.Select(t => (t, 0.18f)).ToArray(),
+            ScenePosition.Bottom => along.Select(t => (t, 0.82f)).ToArray(),
+            _ => count switch
+            {
+                1 => [(0.5f, 0.5f)],
+                2 => [(0.34f, 0.5f), (0.66f, 0.5f)],
+                _ => [(0.5f, 0.32f), (0.33f, 0.62f), (0.67f, 0.62f)],
+            },
         };
         float radius = size == SceneSize.Small ? SmallRadius : LargeRadius;
-        float cellW = w / cols, cellH = h / rows;
-        var cells = Enumerable.Range(0, cols * rows).ToArray();
-        rng.Shuffle(cells);
         var placed = new PlacedShape[count];
         for (int i = 0; i < count; i++)
-        {
-            int col = cells[i] % cols, row = cells[i] / cols;
-            float slackX = cellW / 2 - radius, slackY = cellH / 2 - radius;
-            float cx = x0 + (col + 0.5f) * cellW + Jitter(rng, slackX);
-            float cy = y0 + (row + 0.5f) * cellH + Jitter(rng, slackY);
-            placed[i] = new PlacedShape(cx, cy, radius, (float)(rng.NextDouble() * 30 - 15));
-        }
+            placed[i] = new PlacedShape(slots[i].X + Jitter(rng), slots[i].Y + Jitter(rng), radius, (float)(rng.NextDouble() * 30 - 15));
         return placed;
     }
 
-    private static float Jitter(Random rng, float slack) => slack <= 0 ? 0 : (float)((rng.NextDouble() * 2 - 1) * slack * 0.8);
+    private static float Jitter(Random rng) => (float)((rng.NextDouble() * 2 - 1) * SlotJitter);
 }

@@ -30,7 +30,7 @@ public static class SceneVocabulary
     public static readonly IReadOnlyList<ScenePosition> Positions = Enum.GetValues<ScenePosition>();
 
     public const int MinCount = 1;
-    public const int MaxCount = 4;
+    public const int MaxCount = 3;
 
     public static string Word(SceneShape shape) => shape.ToString().ToLowerInvariant();
 

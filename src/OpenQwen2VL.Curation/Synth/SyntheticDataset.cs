@@ -9,8 +9,11 @@ public sealed record PretrainPair(string Key, string Uid, Scene Scene, string Ca
 /// <summary>One LLaVA conversation turn (<c>from</c> is "human" or "gpt").</summary>
 public sealed record ConversationTurn(string From, string Value);
 
-/// <summary>One LLaVA-style SFT record: an image file (relative to the image root) and its conversation.</summary>
-public sealed record SftRecord(string Id, string ImageFile, byte[] Jpeg, IReadOnlyList<ConversationTurn> Conversations);
+/// <summary>An SFT image: its file name (relative to the image root) and JPEG bytes.</summary>
+public sealed record SftImage(string File, byte[] Jpeg);
+
+/// <summary>One LLaVA-style SFT record: its images (one per <c>&lt;image&gt;</c> placeholder, in order) and its conversation.</summary>
+public sealed record SftRecord(string Id, IReadOnlyList<SftImage> Images, IReadOnlyList<ConversationTurn> Conversations);
 
 /// <summary>An evaluation image, named like VQAv2's images by its id.</summary>
 public sealed record EvalImage(int ImageId, string FileName, Scene Scene, byte[] Jpeg);

@@ -58,35 +58,45 @@ public static class SyntheticDatasetGenerator
         return pairs;
     }
 
-    /// <summary>Records in every <see cref="SftCaptionEvery"/> ask for a caption instead of a question.</summary>
-    public const int SftCaptionEvery = 5;
+    /// <summary>Exchanges (each about its own image) in a multi-image conversation.</summary>
+    public const int SftChatExchanges = 3;
 
     /// <summary>
-    /// One exchange per image: a short-answer question (types round-robin, so balanced) or, every
-    /// <see cref="SftCaptionEvery"/>-th record, a caption request. One exchange, not a multi-turn chat about the
-    /// same image, because these questions name the scene's other attributes ("What shape are the purple
-    /// objects?"): in one conversation a later answer could be copied from an earlier question, and a tiny model
-    /// learns that shortcut instead of looking at the image.
+    /// Records cycle through five kinds: three one-question records, one multi-image conversation of
+    /// <see cref="SftChatExchanges"/> questions each about a new image (the layout of a chat-style few-shot prompt, so
+    /// the model has seen earlier exchanges with their own images before the question it must answer), and one
+    /// caption request. Question types go round-robin, so they stay balanced. A conversation never asks twice about
+    /// one image, because these questions name the scene's other attributes ("What shape are the purple objects?"):
+    /// a later answer could be copied from an earlier question, and a tiny model learns that shortcut instead of
+    /// looking at the image.
     /// </summary>
     private static IReadOnlyList<SftRecord> GenerateSft(SyntheticDatasetOptions o)
     {
         var rng = Stream(o.Seed, 2);
-        var records = new SftRecord[o.SftImages];
+        var records = new SftRecord[o.SftRecords];
         var types = Enum.GetValues<VqaQuestionType>();
-        int asked = 0;
+        int asked = 0, imageIndex = 0;
+        SftImage NewImage(Scene scene) =>
+            new(string.Create(CultureInfo.InvariantCulture, $"synth-sft-{imageIndex++:D6}.jpg"), SceneRenderer.RenderJpeg(scene, o.ImageSize));
+        IEnumerable<ConversationTurn> Question(Scene scene)
+        {
+            var q = VqaQuestionTemplates.Ask(scene, types[asked++ % types.Length], rng);
+            return [new("human", $"<image>\nQuestion: {q.Question}\n{ShortAnswerInstruction}"), new("gpt", q.Answer)];
+        }
         for (int i = 0; i < records.Length; i++)
         {
-            var scene = SceneSampler.Sample(rng);
-            ConversationTurn[] turns;
-            if (i % SftCaptionEvery == SftCaptionEvery - 1)
-                turns = [new("human", "<image>\nDescribe the image briefly."), new("gpt", CaptionTemplates.Caption(scene, rng))];
-            else
+            var images = new List<SftImage>();
+            var turns = new List<ConversationTurn>();
+            int exchanges = i % 5 == 3 ? SftChatExchanges : 1;
+            for (int e = 0; e < exchanges; e++)
             {
-                var q = VqaQuestionTemplates.Ask(scene, types[asked++ % types.Length], rng);
-                turns = [new("human", $"<image>\nQuestion: {q.Question}\n{ShortAnswerInstruction}"), new("gpt", q.Answer)];
+                var scene = SceneSampler.Sample(rng);
+                images.Add(NewImage(scene));
+                turns.AddRange(i % 5 == 4
+                    ? [new("human", "<image>\nDescribe the image briefly."), new("gpt", CaptionTemplates.Caption(scene, rng))]
+                    : Question(scene));
             }
-            string id = string.Create(CultureInfo.InvariantCulture, $"synth-sft-{i:D6}");
-            records[i] = new SftRecord(id, id + ".jpg", SceneRenderer.RenderJpeg(scene, o.ImageSize), turns);
+            records[i] = new SftRecord(string.Create(CultureInfo.InvariantCulture, $"synth-sft-{i:D6}"), images, turns);
         }
         return records;
     }

@@ -6,8 +6,8 @@ public sealed record SyntheticDatasetOptions
     public int Seed { get; init; } = 7;
     /// <summary>Image-caption pairs for pre-training (and for the filter to clean).</summary>
     public int PretrainPairs { get; init; } = 2000;
-    /// <summary>SFT images, each with a one-exchange LLaVA-style conversation (a short-answer question or a caption request).</summary>
-    public int SftImages { get; init; } = 600;
+    /// <summary>LLaVA-style SFT records: one-image questions, multi-image conversations and caption requests (see the generator).</summary>
+    public int SftRecords { get; init; } = 600;
     /// <summary>Images of the VQAv2-style evaluation split.</summary>
     public int EvalImages { get; init; } = 100;
     /// <summary>Questions per evaluation image (at most the number of question types, so they differ in type).</summary>
@@ -23,7 +23,7 @@ public sealed record SyntheticDatasetOptions
     public void Validate()
     {
         if (PretrainPairs < 1) throw new ArgumentException("pretrain pairs must be >= 1");
-        if (SftImages < 0) throw new ArgumentException("SFT images must be >= 0");
+        if (SftRecords < 0) throw new ArgumentException("SFT records must be >= 0");
         if (EvalImages < 1) throw new ArgumentException("eval images must be >= 1");
         if (QuestionsPerEvalImage < 1 || QuestionsPerEvalImage > Enum.GetValues<VqaQuestionType>().Length)
             throw new ArgumentException($"questions per eval image must be in [1, {Enum.GetValues<VqaQuestionType>().Length}]");

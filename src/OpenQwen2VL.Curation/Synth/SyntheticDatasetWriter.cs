@@ -72,7 +72,7 @@ public static class SyntheticDatasetWriter
 
     private static void WriteSft(SyntheticDataset data, SyntheticDatasetLayout layout)
     {
-        foreach (var r in data.Sft) AtomicFile.WriteAllBytes(Path.Combine(layout.SftImageRoot, r.ImageFile), r.Jpeg);
+        foreach (var img in data.Sft.SelectMany(r => r.Images)) AtomicFile.WriteAllBytes(Path.Combine(layout.SftImageRoot, img.File), img.Jpeg);
         WriteJsonFile(layout.SftJson, w =>
         {
             w.WriteStartArray();
@@ -80,7 +80,14 @@ public static class SyntheticDatasetWriter
             {
                 w.WriteStartObject();
                 w.WriteString("id", r.Id);
-                w.WriteString("image", r.ImageFile);
+                // LLaVA's layout: one image as a string, several as a list.
+                if (r.Images.Count == 1) w.WriteString("image", r.Images[0].File);
+                else
+                {
+                    w.WriteStartArray("image");
+                    foreach (var img in r.Images) w.WriteStringValue(img.File);
+                    w.WriteEndArray();
+                }
                 w.WriteStartArray("conversations");
                 foreach (var t in r.Conversations)
                 {

@@ -40,12 +40,12 @@ public sealed record DemoOptions
     public int? SftStepsOverride { get; init; }
     /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
     public int? EvalLimit { get; init; }
-    public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 60);
-    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 1000);
+    public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 150);
+    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 3000);
 
     public SyntheticDatasetOptions Synth => Quick
-        ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftImages = 400, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
-        : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftImages = 3000, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
+        ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftRecords = 400, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }
+        : new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 2000, SftRecords = 3000, EvalImages = 100, QuestionsPerEvalImage = 2, SamplesPerShard = 500 };
 
     public DualEncoderTrainingOptions FilterTraining => Quick
         ? new DualEncoderTrainingOptions { Epochs = 12, BatchSize = 64, Seed = Seed }

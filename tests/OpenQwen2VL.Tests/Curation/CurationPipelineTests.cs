@@ -16,7 +16,7 @@ public class CurationPipelineTests
         using var dir = new TempDir();
         var data = SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
         {
-            Seed = 9, PretrainPairs = 120, SftImages = 0, EvalImages = 1, ImageSize = 32, SamplesPerShard = 50,
+            Seed = 9, PretrainPairs = 120, SftRecords = 0, EvalImages = 1, ImageSize = 32, SamplesPerShard = 50,
         });
         var layout = SyntheticDatasetWriter.Write(data, Path.Combine(dir.Path, "synth"));
         // A fourth shard with one undecodable image and one sample without a caption.

@@ -21,7 +21,7 @@ public class SftEvalPromptAgreementTests
         using var dir = new TempDir();
         string tokenizerPath = Path.Combine(ReferenceFixtures.Dir, "tokenizer.json");
         var tokenizer = BpeTokenizer.Load(tokenizerPath);
-        var data = SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions { Seed = 3, PretrainPairs = 2, SftImages = 6, EvalImages = 1 });
+        var data = SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions { Seed = 3, PretrainPairs = 2, SftRecords = 6, EvalImages = 1 });
         var layout = SyntheticDatasetWriter.Write(data, dir.Path);
         // The SFT training path: LLaVA JSON → ChatML with loss on the replies.
         var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), layout.SftImageRoot, contextLength: null, visualTokensPerImage: 4);

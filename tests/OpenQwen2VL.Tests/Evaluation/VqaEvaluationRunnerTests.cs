@@ -10,7 +10,7 @@ public class VqaEvaluationRunnerTests
     private static (TempDir Dir, VqaDataset Data) SyntheticSplit(int seed = 2)
     {
         var dir = new TempDir();
-        var options = new SyntheticDatasetOptions { Seed = seed, PretrainPairs = 4, SftImages = 0, EvalImages = 12, QuestionsPerEvalImage = 4, ImageSize = 32 };
+        var options = new SyntheticDatasetOptions { Seed = seed, PretrainPairs = 4, SftRecords = 0, EvalImages = 12, QuestionsPerEvalImage = 4, ImageSize = 32 };
         var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(options), dir.Path);
         return (dir, VqaDataset.Load(layout.EvalQuestions, layout.EvalAnnotations, layout.EvalImageRoot));
     }

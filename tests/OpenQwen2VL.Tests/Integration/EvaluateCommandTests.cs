@@ -27,7 +27,7 @@ public sealed class EvaluateCommandTests
         using var dir = new TempDir();
         var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
         {
-            Seed = 5, PretrainPairs = 1, SftImages = 0, EvalImages = 1, QuestionsPerEvalImage = 2, ImageSize = 32,
+            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = 2, ImageSize = 32,
         }), Path.Combine(dir.Path, "data"));
         string pool = ModelFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture);
         string[] model = ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"),
@@ -60,7 +60,7 @@ public sealed class EvaluateCommandTests
         using var dir = new TempDir();
         var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
         {
-            Seed = 5, PretrainPairs = 1, SftImages = 0, EvalImages = 1, QuestionsPerEvalImage = 1, ImageSize = 32,
+            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = 1, ImageSize = 32,
         }), Path.Combine(dir.Path, "data"));
         string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
         Assert.Contains("--vision", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", ReferenceFixtures.File("qwen2")])).Message);

@@ -10,7 +10,7 @@ public class SyntheticDatasetTests
 {
     private static readonly SyntheticDatasetOptions Small = new()
     {
-        Seed = 3, PretrainPairs = 60, SftImages = 8, EvalImages = 10, QuestionsPerEvalImage = 4,
+        Seed = 3, PretrainPairs = 60, SftRecords = 8, EvalImages = 10, QuestionsPerEvalImage = 4,
         NoiseFraction = 0.3, ImageSize = 32, SamplesPerShard = 25,
     };
 
@@ -99,35 +99,43 @@ public class SyntheticDatasetTests
         using var dir = new TempDir();
         var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(Small), dir.Path);
         using var doc = JsonDocument.Parse(File.ReadAllBytes(layout.SftJson));
-        Assert.Equal(Small.SftImages, doc.RootElement.GetArrayLength());
+        Assert.Equal(Small.SftRecords, doc.RootElement.GetArrayLength());
         foreach (var rec in doc.RootElement.EnumerateArray())
         {
-            Assert.True(File.Exists(Path.Combine(layout.SftImageRoot, rec.GetProperty("image").GetString()!)));
             var turns = rec.GetProperty("conversations").EnumerateArray().ToArray();
-            Assert.Equal(2, turns.Length);
-            Assert.StartsWith("<image>\n", turns[0].GetProperty("value").GetString());
+            Assert.True(turns.Length >= 2 && turns.Length % 2 == 0);
             for (int i = 0; i < turns.Length; i++) Assert.Equal(i % 2 == 0 ? "human" : "gpt", turns[i].GetProperty("from").GetString());
+            // One image per question, each on disk, listed in placeholder order (a string for one, a list for several).
+            var img = rec.GetProperty("image");
+            string[] files = img.ValueKind == JsonValueKind.Array ? img.EnumerateArray().Select(e => e.GetString()!).ToArray() : [img.GetString()!];
+            Assert.Equal(turns.Length / 2, files.Length);
+            Assert.All(files, f => Assert.True(File.Exists(Path.Combine(layout.SftImageRoot, f))));
+            for (int i = 0; i < turns.Length; i += 2) Assert.StartsWith("<image>\n", turns[i].GetProperty("value").GetString());
         }
     }
 
     [Fact]
     public void NoSftAnswerCanBeReadFromItsPrompt_AndQuestionTypesAreBalanced()
     {
-        var data = SyntheticDatasetGenerator.Generate(Small with { SftImages = 40 });
+        var data = SyntheticDatasetGenerator.Generate(Small with { SftRecords = 40 });
         var answerKinds = new Dictionary<string, int>();
+        Assert.Contains(data.Sft, r => r.Images.Count > 1);
         foreach (var rec in data.Sft)
         {
-            string prompt = string.Concat(rec.Conversations.Where(t => t.From == "human").Select(t => t.Value));
-            foreach (var reply in rec.Conversations.Where(t => t.From == "gpt"))
-                if (!prompt.Contains("Describe", StringComparison.Ordinal))
-                {
-                    // Word-bounded: "1" must not match inside another token, "left" not inside a longer word.
-                    Assert.DoesNotMatch($@"\b{System.Text.RegularExpressions.Regex.Escape(reply.Value)}\b", prompt);
-                    string kind = SceneVocabulary.ObjectColors.Any(c => c.Name == reply.Value) ? "color"
-                        : SceneVocabulary.Shapes.Any(sh => SceneVocabulary.Word(sh) == reply.Value) ? "shape"
-                        : int.TryParse(reply.Value, out _) ? "count" : "position";
-                    answerKinds[kind] = answerKinds.GetValueOrDefault(kind) + 1;
-                }
+            Assert.Equal(rec.Conversations.Count / 2, rec.Images.Count);
+            for (int t = 0; t < rec.Conversations.Count; t += 2)
+            {
+                string question = rec.Conversations[t].Value, reply = rec.Conversations[t + 1].Value;
+                // Every exchange brings its own image: nothing asked earlier in the conversation is about this image.
+                Assert.Single(System.Text.RegularExpressions.Regex.Matches(question, "<image>"));
+                if (question.Contains("Describe", StringComparison.Ordinal)) continue;
+                // Word-bounded: "1" must not match inside another token, "left" not inside a longer word.
+                Assert.DoesNotMatch($@"\b{System.Text.RegularExpressions.Regex.Escape(reply)}\b", question);
+                string kind = SceneVocabulary.ObjectColors.Any(c => c.Name == reply) ? "color"
+                    : SceneVocabulary.Shapes.Any(sh => SceneVocabulary.Word(sh) == reply) ? "shape"
+                    : int.TryParse(reply, out _) ? "count" : "position";
+                answerKinds[kind] = answerKinds.GetValueOrDefault(kind) + 1;
+            }
         }
         Assert.Equal(4, answerKinds.Count);
         Assert.True(answerKinds.Values.Max() - answerKinds.Values.Min() <= 1, string.Join(", ", answerKinds));
