@@ -14,6 +14,12 @@ public sealed record LoaderOptions
     /// <summary>Examples shuffled together; 1 turns shuffling within shards off (shard order is still shuffled when <see cref="Shuffle"/>).</summary>
     public int ShuffleWindow { get; init; } = 1000;
     public bool Shuffle { get; init; } = true;
+    /// <summary>
+    /// Group examples of similar length into batches (HF's <c>group_by_length</c>, LLaVA's modality-length grouping):
+    /// after a window is shuffled, each run of <c>GroupByLength x BatchSize</c> examples is sorted by images then tokens,
+    /// longest first, so a batch pads to a length its rows share. 0 = off.
+    /// </summary>
+    public int GroupByLength { get; init; }
     public int Rank { get; init; }
     public int WorldSize { get; init; } = 1;
     /// <summary>Epochs to run; null runs forever.</summary>

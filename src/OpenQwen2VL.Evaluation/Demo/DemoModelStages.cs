@@ -20,7 +20,8 @@ namespace OpenQwen2VL.Evaluation.Demo;
 /// The demo's engine stages on the real engines: <see cref="PackPipeline"/> (as `oqvl pack`), the
 /// <see cref="Trainer"/> (as `oqvl train --preset tiny`) for pre-training on the packed shards and SFT on the
 /// LLaVA JSON, and <see cref="VisionLanguageModel.Generate"/> for the answers. The model is the tiny preset
-/// with the tokenizer's vocabulary; its vision tower stays frozen at its random init (saved with each stage).
+/// with the tokenizer's vocabulary. Its vision tower starts at the preset's init (identity blocks over a random patch
+/// embedding), stays frozen in pre-training and learns in SFT (<see cref="DemoOptions.SftTrainVision"/>); it is saved with each stage.
 /// </summary>
 public class DemoModelStages : IDemoModelStages
 {
@@ -67,7 +68,7 @@ public class DemoModelStages : IDemoModelStages
         // The same data path as `oqvl train --stage sft --data sft:JSON,IMAGE_ROOT`.
         string spec = $"sft:{data.SftJson},{data.SftImageRoot}";
         using var source = BatchSourceSpec.Open(spec, config.MicroBatchSequences, model.Vlm.Config.Vision.ImageSize, tokenizer.VocabSize,
-            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength);
+            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength, config.GroupByLength);
         return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
     }
 
@@ -90,6 +91,8 @@ public class DemoModelStages : IDemoModelStages
             $"visual_pool_side={poolSide}", $"sequence_length={sequenceLength}", "precision=fp32", "activation_checkpointing=false",
             "log_every=1", $"checkpoint_every={steps}", "keep_last_checkpoints=1", $"seed={seed}", "warmup_ratio=0.05", "weight_decay=0.01",
             $"train_vision={(trainVision ? "true" : "false")}",
+            // One-image questions and three-image chats: grouped, a batch of questions is not padded to chat length.
+            $"group_by_length={(stage == Stage.Sft ? 20 : 0)}",
         ]);
 
     private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit, Action<string> log)
@@ -99,7 +102,7 @@ public class DemoModelStages : IDemoModelStages
         var result = new Trainer(model, source, new TrainerOptions
         {
             Config = config, RunDirectory = runDir, SaveFrozenComponents = true,
-            Provenance = new Dictionary<string, string> { ["vision"] = "preset:tiny (frozen random init)", ["data"] = data, ["projector_init"] = projectorInit },
+            Provenance = new Dictionary<string, string> { ["vision"] = config.TrainVision ? "preset:tiny, trained in this stage" : "preset:tiny, frozen", ["data"] = data, ["projector_init"] = projectorInit },
             OnLog = lines =>
             {
                 var m = lines[^1];
