@@ -102,7 +102,7 @@ public sealed class TrainCommand : ICliCommand
                 // sft: data is tokenized here with the LLM folder's tokenizer; samples are cut to the stage's sequence length.
                 source = BatchSourceSpec.Open(r.GetValue(data)!, cfg.MicroBatchSequences, vlm.Config.Vision.ImageSize,
                     (int)vlm.Config.Llm.VocabSize, cfg.Seed, rank: 0, world: 1,
-                    tokenizerPath: tiny ? null : Path.Combine(r.GetValue(llm)!, "tokenizer.json"), model.VisualTokensPerImage, cfg.SequenceLength, cfg.GroupByLength);
+                    tokenizerPath: tiny ? null : Path.Combine(r.GetValue(llm)!, "tokenizer.json"), model.VisualTokensPerImage, cfg.SequenceLength, cfg.GroupByImageCount);
             }
             catch (ArgumentException e) { throw new CliUserException(e.Message); }
             using var __ = source;

@@ -136,21 +136,21 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
     {
         var copy = buffer.ToArray();
         if (copy.Length > 1) new Random(SeedMixer.Mix(options.Seed, epoch, windowIndex)).Shuffle(copy);
-        if (options.GroupByLength > 0) GroupByLength(copy, options.GroupByLength * options.BatchSize);
+        if (options.GroupByImageCount > 0) GroupByImageCount(copy, options.GroupByImageCount * options.BatchSize);
         return [.. copy];
     }
 
     /// <summary>
-    /// Sorts each run of <paramref name="megaBatch"/> examples by (images, tokens), longest first: a pure function of
-    /// the shuffled window, so resuming mid-window replays the same order. A stable sort keeps the shuffle among equals.
+    /// Sorts each run of <paramref name="megaBatch"/> examples by image count, most first: a pure function of the
+    /// shuffled window, so resuming mid-window replays the same order. The stable sort keeps the shuffle among equals.
     /// </summary>
-    private static void GroupByLength(LoaderExample[] examples, int megaBatch)
+    private static void GroupByImageCount(LoaderExample[] examples, int megaBatch)
     {
         for (int start = 0; start < examples.Length; start += megaBatch)
         {
             int n = Math.Min(megaBatch, examples.Length - start);
             var sorted = examples.AsSpan(start, n).ToArray()
-                .OrderByDescending(e => e.Images.Length).ThenByDescending(e => e.Ids.Length).ToArray();
+                .OrderByDescending(e => e.Images.Length).ToArray();
             sorted.CopyTo(examples.AsSpan(start, n));
         }
     }

@@ -15,11 +15,13 @@ public sealed record LoaderOptions
     public int ShuffleWindow { get; init; } = 1000;
     public bool Shuffle { get; init; } = true;
     /// <summary>
-    /// Group examples of similar length into batches (HF's <c>group_by_length</c>, LLaVA's modality-length grouping):
-    /// after a window is shuffled, each run of <c>GroupByLength x BatchSize</c> examples is sorted by images then tokens,
-    /// longest first, so a batch pads to a length its rows share. 0 = off.
+    /// Batch examples with the same number of images together (LLaVA's modality-length grouping): after a window is
+    /// shuffled, each run of <c>GroupByImageCount x BatchSize</c> examples is stably sorted by image count, most first,
+    /// so one-image questions are not padded to the length of multi-image chats. Only the image count: sorting by
+    /// token length too would group one-image questions by their template, and so batch them by question type
+    /// (measured in the demo: a 0.79 VQA accuracy fell to 0.52). 0 = off.
     /// </summary>
-    public int GroupByLength { get; init; }
+    public int GroupByImageCount { get; init; }
     public int Rank { get; init; }
     public int WorldSize { get; init; } = 1;
     /// <summary>Epochs to run; null runs forever.</summary>

@@ -68,7 +68,7 @@ public class DemoModelStages : IDemoModelStages
         // The same data path as `oqvl train --stage sft --data sft:JSON,IMAGE_ROOT`.
         string spec = $"sft:{data.SftJson},{data.SftImageRoot}";
         using var source = BatchSourceSpec.Open(spec, config.MicroBatchSequences, model.Vlm.Config.Vision.ImageSize, tokenizer.VocabSize,
-            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength, config.GroupByLength);
+            options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength, config.GroupByImageCount);
         return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
     }
 
@@ -91,8 +91,8 @@ public class DemoModelStages : IDemoModelStages
             $"visual_pool_side={poolSide}", $"sequence_length={sequenceLength}", "precision=fp32", "activation_checkpointing=false",
             "log_every=1", $"checkpoint_every={steps}", "keep_last_checkpoints=1", $"seed={seed}", "warmup_ratio=0.05", "weight_decay=0.01",
             $"train_vision={(trainVision ? "true" : "false")}",
-            // One-image questions and three-image chats: grouped, a batch of questions is not padded to chat length.
-            $"group_by_length={(stage == Stage.Sft ? 20 : 0)}",
+            // One-image records and three-image chats: grouped, a batch of one-image records is not padded to chat length.
+            $"group_by_image_count={(stage == Stage.Sft ? 20 : 0)}",
         ]);
 
     private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit, Action<string> log)

@@ -129,9 +129,12 @@ public sealed class DemoReport
         sb.AppendLine("# 4. SFT: the full 27x27 grid through the same projector");
         sb.AppendLine("oqvl train --stage sft --llm runs/pretrain/final/hf --vision siglip-so400m-patch14-384 \\");
         sb.AppendLine("  --projector runs/pretrain/final/hf/projector.safetensors --data 'sft:llava_v1_5_mix665k.json,llava_images' --out runs/sft --device cuda");
-        sb.AppendLine("# 5. score VQAv2 predictions with the official metric");
+        sb.AppendLine("# 5. VQAv2 accuracy (official metric) of the fine-tuned model, zero-shot and 8-shot");
         sb.AppendLine("oqvl evaluate --questions v2_OpenEnded_mscoco_val2014_questions.json --annotations v2_mscoco_val2014_annotations.json \\");
-        sb.AppendLine("  --images val2014 --image-pattern 'COCO_val2014_{0:D12}.jpg' --results predictions.json");
+        sb.AppendLine("  --images val2014 --image-pattern 'COCO_val2014_{0:D12}.jpg' --llm runs/sft/final/hf --vision siglip-so400m-patch14-384 \\");
+        sb.AppendLine("  --projector runs/sft/final/hf/projector.safetensors --style chat --shots 0 --dtype bf16 --device cuda --out eval/sft-0shot");
+        sb.AppendLine("# ... and of the pre-trained base model, few-shot with plain prompts (the paper's in-context setting)");
+        sb.AppendLine("oqvl evaluate ... --llm runs/pretrain/final/hf --projector runs/pretrain/final/hf/projector.safetensors --pool 12 --style plain --shots 8");
         sb.AppendLine("# this demo again");
         sb.AppendLine($"oqvl demo --out {Path.GetFileName(Path.GetFullPath(reportDir))} --seed {Options.Seed}{(Options.Quick ? " --quick" : "")}" +
             $"{(Options.PretrainStepsOverride is int ps ? $" --pretrain-steps {ps}" : "")}{(Options.SftStepsOverride is int ss ? $" --sft-steps {ss}" : "")}");

@@ -24,8 +24,8 @@ public sealed record StageConfig
     /// <summary>Sequences per forward/backward on one rank; global = micro x accumulation x world.</summary>
     public int MicroBatchSequences { get; init; } = 4;
     public int SequenceLength { get; init; } = 4096;
-    /// <summary>SFT data: batch examples of similar length, sorting runs of this many batches (0 = off; see LoaderOptions.GroupByLength).</summary>
-    public int GroupByLength { get; init; }
+    /// <summary>SFT data: batch examples with the same image count, sorting runs of this many batches (0 = off; see LoaderOptions.GroupByImageCount).</summary>
+    public int GroupByImageCount { get; init; }
 
     // AdamW.
     public double LearningRate { get; init; } = 5e-5;

@@ -14,9 +14,9 @@ public static class BatchSourceSpec
 {
     /// <param name="tokenizerPath">HF tokenizer.json; needed by <c>sft:</c> only</param>
     /// <param name="visualTokensPerImage">visual tokens an image takes (for cutting SFT samples to <paramref name="contextLength"/>)</param>
-    /// <param name="groupByLength">sft: batch examples of similar length (<see cref="OpenQwen2VL.Data.Loading.LoaderOptions.GroupByLength"/>)</param>
+    /// <param name="groupByImageCount">sft: batch examples with the same image count (<see cref="OpenQwen2VL.Data.Loading.LoaderOptions.GroupByImageCount"/>)</param>
     public static IBatchSource Open(string spec, int microBatch, int imageSize, int vocab, long seed, int rank, int world,
-        string? tokenizerPath = null, int visualTokensPerImage = 1, int? contextLength = null, int groupByLength = 0)
+        string? tokenizerPath = null, int visualTokensPerImage = 1, int? contextLength = null, int groupByImageCount = 0)
     {
         int colon = spec.IndexOf(':');
         string scheme = colon < 0 ? spec : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
@@ -25,13 +25,13 @@ public static class BatchSourceSpec
             "synthetic" => new SyntheticCaptionSource(int.TryParse(arg, out int n) && n > 0 ? n : throw new ArgumentException($"--data synthetic:N needs a positive N, got '{arg}'"),
                 microBatch, imageSize, vocab, seed, rank, world),
             "shards" => new ShardBatchSource(OpenQwen2VL.Data.Shards.ShardSpec.Expand(arg), microBatch, imageSize, (int)seed, rank, world),
-            "sft" => OpenSft(arg, microBatch, imageSize, seed, rank, world, tokenizerPath, visualTokensPerImage, contextLength, groupByLength),
+            "sft" => OpenSft(arg, microBatch, imageSize, seed, rank, world, tokenizerPath, visualTokensPerImage, contextLength, groupByImageCount),
             _ => throw new ArgumentException($"unknown --data scheme '{scheme}' (known: synthetic:N, shards:SPEC, sft:JSON,IMAGE_ROOT)"),
         };
     }
 
     static ShardBatchSource OpenSft(string arg, int microBatch, int imageSize, long seed, int rank, int world, string? tokenizerPath, int visualTokens, int? contextLength,
-        int groupByLength)
+        int groupByImageCount)
     {
         int comma = arg.LastIndexOf(',');
         if (comma <= 0 || comma == arg.Length - 1) throw new ArgumentException($"--data sft:JSON,IMAGE_ROOT expected, got 'sft:{arg}'");
@@ -43,6 +43,6 @@ public static class BatchSourceSpec
         var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), imageRoot, contextLength, visualTokens);
         // Pad with <|endoftext|>: Qwen2's pad token, and an id inside any vocabulary this tokenizer fits.
         int padId = tokenizer.TokenToId("<|endoftext|>") ?? 0;
-        return new ShardBatchSource([json], new SftExampleSource(reader), microBatch, imageSize, (int)seed, rank, world, padId, groupByLength);
+        return new ShardBatchSource([json], new SftExampleSource(reader), microBatch, imageSize, (int)seed, rank, world, padId, groupByImageCount);
     }
 }

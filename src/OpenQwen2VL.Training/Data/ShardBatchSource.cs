@@ -25,13 +25,13 @@ public sealed class ShardBatchSource : IBatchSource
     }
 
     /// <param name="padId">id right-padding fills short rows with; it must be inside the model's vocabulary</param>
-    /// <param name="groupByLength">see <see cref="LoaderOptions.GroupByLength"/> (0 = off)</param>
+    /// <param name="groupByImageCount">see <see cref="LoaderOptions.GroupByImageCount"/> (0 = off)</param>
     public ShardBatchSource(IReadOnlyList<string> shards, IExampleSource examples, int microBatch, int imageSize, int seed, int rank, int world, int padId,
-        int groupByLength = 0)
+        int groupByImageCount = 0)
     {
         if (shards.Count == 0) throw new ArgumentException("no shards");
         _loader = new BatchLoader(shards, examples, Preprocessor(imageSize),
-            new LoaderOptions { BatchSize = microBatch, Seed = seed, Rank = rank, WorldSize = world, Epochs = null, PadId = padId, GroupByLength = groupByLength });
+            new LoaderOptions { BatchSize = microBatch, Seed = seed, Rank = rank, WorldSize = world, Epochs = null, PadId = padId, GroupByImageCount = groupByImageCount });
     }
 
     /// <summary>The recipe's "resize-naive" transform: resize to the tower's size, normalise with mean 0.5 / std 0.5 (notes).</summary>

@@ -3,6 +3,7 @@ using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Packing;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Tests.Images;
 using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Loading;
@@ -38,24 +39,47 @@ public class BatchLoaderTests
         }
     }
 
-    [Fact]
-    public void GroupByLengthKeepsEveryExample_PadsLess_AndResumesExactly()
+    /// <summary>Examples with 1-3 images and 5-24 tokens, drawn from a seed; the shard path names the shard only.</summary>
+    private sealed class MixedImageCountSource(int perShard) : IExampleSource
     {
-        using var tmp = new TempDir();
-        var shards = SyntheticCaptionShards.Write(tmp.Path, 4, 9, imageSide: 20);
+        private static readonly ReadOnlyMemory<byte> Jpeg = TestImages.Encode(TestImages.Pattern(16, 16), SkiaSharp.SKEncodedImageFormat.Jpeg);
+
+        public IEnumerable<LoaderExample> ReadShard(string shardPath, SkipStats stats)
+        {
+            var rng = new Random(shardPath.GetHashCode(StringComparison.Ordinal) & 0xffff);
+            for (int i = 0; i < perShard; i++)
+            {
+                int images = 1 + rng.Next(3), tokens = 5 + rng.Next(20);
+                int[] ids = [.. Enumerable.Repeat(CaptionSampleBuilder.ImageMarker, images), .. Enumerable.Range(10, tokens)];
+                yield return new LoaderExample { Ids = ids, Images = Enumerable.Repeat(Jpeg, images).ToArray(), Id = $"{shardPath}:{i}" };
+            }
+        }
+    }
+
+    [Fact]
+    public void GroupByImageCountKeepsEveryExample_PadsLess_AndResumesExactly()
+    {
+        string[] shards = ["a", "b", "c"];
         var o = new LoaderOptions { BatchSize = 3, Threads = 2, Seed = 5, ShuffleWindow = 12, Epochs = 1, PadId = 151643 };
-        var plain = CaptionLoader(shards, o).Batches().ToList();
-        var grouped = CaptionLoader(shards, o with { GroupByLength = 2 }).Batches().ToList();
-        long Padding(IEnumerable<DataBatch> batches) => batches.Sum(b => b.InputIds.LongCount(id => id == o.PadId));
+        List<DataBatch> Run(LoaderOptions options, LoaderState? from = null) =>
+            new BatchLoader(shards, new MixedImageCountSource(12), Pre, options).Batches(from).ToList();
+        var plain = Run(o);
+        var grouped = Run(o with { GroupByImageCount = 2 });
+        // Padding once the model expands each image marker into 64 visual tokens (what the grouping is for).
+        long Padding(IEnumerable<DataBatch> batches) => batches.Sum(b =>
+        {
+            var rows = b.InputIds.Chunk(b.SequenceLength).Select(r => r.Count(id => id != o.PadId) + 63L * r.Count(id => id == CaptionSampleBuilder.ImageMarker)).ToArray();
+            return rows.Sum(r => rows.Max() - r);
+        });
         // The same examples (a permutation within each window), with less padding.
         Assert.Equal(plain.SelectMany(b => b.ExampleIds).Order(), grouped.SelectMany(b => b.ExampleIds).Order());
         Assert.True(Padding(grouped) < Padding(plain), $"padding grouped {Padding(grouped)} vs plain {Padding(plain)}");
-        // Within each run of 2 batches the rows come longest first.
-        foreach (var pair in grouped.Chunk(2).Where(c => c.Length == 2))
-            Assert.True(pair[0].SequenceLength >= pair[1].SequenceLength);
+        // Within each run of 2 batches (one sorted run: windows hold 4 batches) image counts never increase.
+        foreach (var run in grouped.Chunk(2))
+            Assert.True(run.Zip(run.Skip(1)).All(p => p.First.ImageCount >= p.Second.ImageCount));
         foreach (int cut in new[] { 0, 4, 7 })
         {
-            var resumed = CaptionLoader(shards, o with { GroupByLength = 2, Threads = 1 }).Batches(LoaderState.FromJson(grouped[cut].StateAfter.ToJson())).ToList();
+            var resumed = Run(o with { GroupByImageCount = 2, Threads = 1 }, LoaderState.FromJson(grouped[cut].StateAfter.ToJson()));
             Assert.Equal(grouped.Skip(cut + 1).Select(Signature), resumed.Select(Signature));
         }
     }
