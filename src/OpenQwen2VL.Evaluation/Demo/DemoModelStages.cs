@@ -107,7 +107,10 @@ public class DemoModelStages : IDemoModelStages
             {
                 var m = lines[^1];
                 if ((m.Step + 1) % 10 == 0 || m.Step + 1 == m.MaxSteps)
-                    log($"  step {m.Step + 1}/{m.MaxSteps} loss {m.Loss:F4} {m.TokensPerSecond:F0} tok/s");
+                {
+                    double eta = m.ElapsedSeconds / (m.Step + 1) * (m.MaxSteps - m.Step - 1);
+                    log($"  step {m.Step + 1}/{m.MaxSteps} loss {m.Loss:F4} {m.TokensPerSecond:F0} tok/s, {(m.Step + 1) / Math.Max(1e-9, m.ElapsedSeconds):F1} steps/s, ETA {eta:F0} s");
+                }
             },
         }).Run();
         if (result.FinalDirectory is null) throw new TrainingException($"{runDir}: training ended without final weights");

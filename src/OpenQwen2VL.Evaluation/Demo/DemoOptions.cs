@@ -12,8 +12,11 @@ public sealed record DemoOptions
     public string Device { get; init; } = "cpu";
     /// <summary>HF tokenizer.json used for packing and the VLM (the reference fixture's small tokenizer by default).</summary>
     public string? TokenizerPath { get; init; }
-    /// <summary>In-context demonstrations for the few-shot evaluations.</summary>
-    public int FewShot { get; init; } = 4;
+    /// <summary>
+    /// In-context demonstrations for the few-shot evaluations: 2, so demonstrations + question are the three-image
+    /// chats SFT trains on (measured on one SFT model: 64% at 2 shots, 39% at 4, which it never saw).
+    /// </summary>
+    public int FewShot { get; init; } = 2;
     /// <summary>Pack capacity in tokens (the paper uses 4096 with a 1.5B LLM; the toy VLM uses shorter sequences).</summary>
     public int PackCapacity { get; init; } = 1024;
     /// <summary>Visual tokens per image during pre-training (pooled grid of the tiny tower; the paper's is 144).</summary>

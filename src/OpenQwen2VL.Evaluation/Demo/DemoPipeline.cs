@@ -84,8 +84,14 @@ public sealed class DemoPipeline(IDemoModelStages? stages = null)
                 if (generator is null) continue;
                 foreach (var (key, shots) in new[] { ($"zero_shot_{stage}", 0), ($"few_shot_{stage}", o.FewShot) })
                 {
+                    var clock = Stopwatch.StartNew();
                     var r = VqaEvaluationRunner.Run(eval, generator, new VqaEvaluationOptions { Name = key, Shots = shots, Seed = o.Seed, Style = style, Limit = o.EvalLimit }, evalDir,
-                        new Progress<(int Done, int Total)>(p => { if (p.Done == p.Total || p.Done % 50 == 0) log($"  {key}: {p.Done}/{p.Total}"); }));
+                        new Progress<(int Done, int Total)>(p =>
+                        {
+                            if (p.Done != p.Total && p.Done % 50 != 0) return;
+                            double rate = p.Done / Math.Max(1e-9, clock.Elapsed.TotalSeconds);
+                            log($"  {key}: {p.Done}/{p.Total} questions, {rate:F1}/s, ETA {(p.Total - p.Done) / Math.Max(1e-9, rate):F0} s");
+                        }));
                     report.Vqa[key] = r;
                     log($"  {key}: accuracy {100 * r.Accuracy:F1}% (majority baseline {100 * report.MajorityBaseline:F1}%)");
                 }
