@@ -44,7 +44,7 @@ public sealed record DemoOptions
     /// <summary>Evaluate only the first N questions (null: all); for smoke tests.</summary>
     public int? EvalLimit { get; init; }
     public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 150);
-    public int SftSteps => SftStepsOverride ?? (Quick ? 40 : 3000);
+    public int SftSteps => SftStepsOverride ?? (Quick ? 150 : 3000);
 
     public SyntheticDatasetOptions Synth => Quick
         ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftRecords = 400, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }

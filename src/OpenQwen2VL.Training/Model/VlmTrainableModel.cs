@@ -35,13 +35,12 @@ public sealed class VlmTrainableModel : ITrainableModel
 
     /// <summary>
     /// The built-in random-init preset (`--preset tiny`): the VLM's tiny config, 4x4 = 16 visual tokens; its vision
-    /// tower starts as a patch embedding plus a 2-D sine-cosine position code passed through identity blocks
-    /// (<see cref="SiglipScratchInit"/>).
+    /// tower starts as a patch embedding passed through identity blocks (<see cref="SiglipScratchInit"/>).
     /// </summary>
     public static VlmTrainableModel Tiny(int vocabSize, long seed)
     {
         var vlm = VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed);
-        SiglipScratchInit.Apply(vlm.VisionBackbone.Tower);
+        SiglipScratchInit.ZeroResidualBranchOutputs(vlm.VisionBackbone);
         return new(vlm);
     }
 
