@@ -13,22 +13,20 @@ namespace OpenQwen2VL.Tests.Integration;
 /// <summary>`oqvl evaluate --llm ...`: a VLM from HF folders answers VQAv2 questions as `oqvl generate --chat` would.</summary>
 public sealed class EvaluateCommandTests
 {
-    private static (int Rc, string Out, string Err) Invoke(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int rc = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
-        return (rc, output.ToString(), error.ToString());
-    }
+    private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);
+
+    /// <summary>A synthetic VQAv2-style split of one image with <paramref name="questions"/> questions.</summary>
+    private static SyntheticDatasetLayout EvalSplit(TempDir dir, int questions) =>
+        SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
+        {
+            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = questions, ImageSize = 32,
+        }), Path.Combine(dir.Path, "data"));
 
     [Fact]
     public void ModelAnswersEqualGenerateWithTheSameChatPrompt()
     {
         using var dir = new TempDir();
-        var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
-        {
-            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = 2, ImageSize = 32,
-        }), Path.Combine(dir.Path, "data"));
+        var layout = EvalSplit(dir, questions: 2);
         string pool = ModelFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture);
         string[] model = ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"),
             "--projector", ReferenceFixtures.File("projector.safetensors"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--pool", pool];
@@ -58,10 +56,7 @@ public sealed class EvaluateCommandTests
     public void ModelFlagsAreCheckedAsOneLineErrors()
     {
         using var dir = new TempDir();
-        var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
-        {
-            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = 1, ImageSize = 32,
-        }), Path.Combine(dir.Path, "data"));
+        var layout = EvalSplit(dir, questions: 1);
         string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
         Assert.Contains("--vision", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", ReferenceFixtures.File("qwen2")])).Message);
         Assert.Contains("exactly one", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--llm", ReferenceFixtures.File("qwen2"),

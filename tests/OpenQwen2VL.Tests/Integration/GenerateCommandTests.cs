@@ -11,13 +11,7 @@ namespace OpenQwen2VL.Tests.Integration;
 [Trait("Category", "Parity")]
 public sealed class GenerateCommandTests
 {
-    private static (int Rc, string Out, string Err) Invoke(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int rc = Program.BuildRoot().Parse(args).Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
-        return (rc, output.ToString(), error.ToString());
-    }
+    private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);
 
     private static long[] IdsLine(string output, string label) =>
         JsonSerializer.Deserialize<long[]>(output.Split('\n').Single(l => l.StartsWith(label + ": ", StringComparison.Ordinal))[(label.Length + 2)..])!;
