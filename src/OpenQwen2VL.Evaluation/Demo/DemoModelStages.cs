@@ -1,6 +1,5 @@
 using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Curation.Synth;
-using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Packing;
 using OpenQwen2VL.Data.Shards;
