@@ -135,15 +135,7 @@ public sealed class GenerateCommand : ICliCommand
             ids.AddRange(new ChatMlPromptBuilder(tokenizer).Build([new ChatTurn(ChatRole.User, prompt)]).InputIds);
             ids.AddRange(tokenizer.Encode($"{MultimodalTokens.ImStart}assistant\n"));
         }
-        else
-        {
-            var parts = prompt.Split(MultimodalTokens.ImagePlaceholder);
-            for (int p = 0; p < parts.Length; p++)
-            {
-                if (p > 0) ids.Add(MultimodalTokens.ImageMarker);
-                if (parts[p].Length > 0) ids.AddRange(tokenizer.Encode(parts[p]));
-            }
-        }
+        else MultimodalTokens.EncodeWithImages(tokenizer, prompt, ids);
         return ids.Select(i => (long)i).ToArray();
     }
 

@@ -45,22 +45,12 @@ public sealed class ChatMlPromptBuilder
         foreach (var (text, trained, imagesAllowed) in Segments(turns))
         {
             int start = ids.Count;
-            if (imagesAllowed) EncodeWithImages(text, ids);
+            if (imagesAllowed) MultimodalTokens.EncodeWithImages(_tokenizer, text, ids);
             else ids.AddRange(_tokenizer.Encode(text));
             for (int i = start; i < ids.Count; i++)
                 labels.Add(trained && ids[i] != MultimodalTokens.ImageMarker ? ids[i] : MultimodalTokens.IgnoreLabel);
         }
         return new TokenizedSample([.. ids], [.. labels]);
-    }
-
-    private void EncodeWithImages(string text, List<int> ids)
-    {
-        var parts = text.Split(MultimodalTokens.ImagePlaceholder);
-        for (int p = 0; p < parts.Length; p++)
-        {
-            if (p > 0) ids.Add(MultimodalTokens.ImageMarker);
-            if (parts[p].Length > 0) ids.AddRange(_tokenizer.Encode(parts[p]));
-        }
     }
 
     /// <summary>(text, trained, may hold image placeholders) in order.</summary>

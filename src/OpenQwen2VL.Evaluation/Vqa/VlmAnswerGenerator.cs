@@ -21,6 +21,9 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
     private readonly ImagePreprocessor _preprocessor;
     private readonly int? _bos;
     private readonly long[] _stop;
+    // Pixels go in the vision tower's dtype (a bf16 model takes bf16 pixels) and to its device; read once.
+    private readonly ScalarType _pixelType;
+    private readonly Device _device;
 
     /// <param name="prependBos">start with <c>&lt;s&gt;</c> as the pre-training samples do (plain prompts)</param>
     public VlmAnswerGenerator(string name, VisionLanguageModel vlm, ITextTokenizer tokenizer, ImagePreprocessor preprocessor, bool prependBos)
@@ -32,6 +35,8 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
         _bos = prependBos ? tokenizer.TokenToId(MultimodalTokens.Bos) : null;
         _stop = new[] { MultimodalTokens.ImEnd, MultimodalTokens.EndOfChunk, "<|endoftext|>" }
             .Select(tokenizer.TokenToId).Where(id => id is not null).Select(id => (long)id!.Value).ToArray();
+        var weight = vlm.VisionBackbone.parameters().First();
+        (_pixelType, _device) = (weight.dtype, weight.device);
     }
 
     public string Name { get; }
@@ -39,17 +44,12 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
     /// <summary>The prompt's token ids: text between <c>&lt;image&gt;</c> placeholders encoded piece by piece, each placeholder the image marker.</summary>
     public long[] PromptIds(VqaPrompt prompt)
     {
-        var ids = new List<long>();
+        var ids = new List<int>();
         if (_bos is int bos) ids.Add(bos);
-        var pieces = prompt.Text.Split(MultimodalTokens.ImagePlaceholder);
-        for (int i = 0; i < pieces.Length; i++)
-        {
-            if (i > 0) ids.Add(MultimodalTokens.ImageMarker);
-            if (pieces[i].Length > 0) ids.AddRange(_tokenizer.Encode(pieces[i]).Select(t => (long)t));
-        }
-        if (pieces.Length - 1 != prompt.ImagePaths.Count)
-            throw new ArgumentException($"prompt has {pieces.Length - 1} image placeholders but {prompt.ImagePaths.Count} images");
-        return [.. ids];
+        int images = MultimodalTokens.EncodeWithImages(_tokenizer, prompt.Text, ids);
+        if (images != prompt.ImagePaths.Count)
+            throw new ArgumentException($"prompt has {images} image placeholders but {prompt.ImagePaths.Count} images");
+        return ids.Select(t => (long)t).ToArray();
     }
 
     public string Generate(VqaPrompt prompt)
@@ -65,9 +65,7 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
                 if (!_preprocessor.TryPreprocess(File.ReadAllBytes(prompt.ImagePaths[i]), ImageLimits.Default,
                         buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
                     throw new InvalidDataException($"{prompt.ImagePaths[i]}: {reason}");
-            // In the vision tower's dtype (a bf16 model takes bf16 pixels) and on its device.
-            var weight = _vlm.VisionBackbone.parameters().First();
-            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(weight.dtype, weight.device);
+            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_pixelType, _device);
         }
         var output = _vlm.Generate(ids, pixels, MaxNewTokens, _stop);
         var answer = output.Where(t => !_stop.Contains(t)).Select(t => (int)t).ToArray();
