@@ -43,6 +43,9 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
         return Head(hidden).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Final (normed) hidden states [B, L, D] from input embeddings, before the head (positions 0..L-1, no cache).</summary>
+    public Tensor HiddenStates(Tensor inputsEmbeds) => model.Forward(inputsEmbeds, null, null);
+
     /// <summary>Projects hidden states [.., D] to vocabulary logits [.., V].</summary>
     public Tensor Head(Tensor hidden) =>
         lm_head is null ? nn.functional.linear(hidden, model.EmbedWeight) : lm_head.forward(hidden);

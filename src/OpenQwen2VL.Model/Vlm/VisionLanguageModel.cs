@@ -131,11 +131,15 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
             }
         }
         var embeds = cat(sources, 0).index_select(0, tensor(index, device: device)).view(rows, outLen, -1);
+        var predicting = new List<long>();
+        for (long b = 0; b < rows; b++)
+            for (long t = 0; t + 1 < outLen; t++)
+                if (labels[b * outLen + t + 1] != VlmBatch.IgnoreIndex) predicting.Add(b * outLen + t);
         return new VlmInputs(
             embeds.MoveToOuterDisposeScope(),
             tensor(labels, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
             tensor(isImage, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
-            lengths);
+            lengths, predicting.ToArray());
     }
 
     /// <summary>

@@ -7,7 +7,11 @@ namespace OpenQwen2VL.Model.Vlm;
 /// <param name="Labels">[B, L'] int64, -100 at image tokens and padding</param>
 /// <param name="ImageMask">[B, L'] bool, true at image tokens</param>
 /// <param name="Lengths">real (unpadded) length of each row</param>
-public sealed record VlmInputs(Tensor Embeds, Tensor Labels, Tensor ImageMask, long[] Lengths) : IDisposable
+/// <param name="PredictingPositions">
+/// host-side flat positions <c>b * L' + t</c> whose next token in the row has a label: the only positions whose
+/// logits the loss reads (in SFT a few answer tokens of each conversation)
+/// </param>
+public sealed record VlmInputs(Tensor Embeds, Tensor Labels, Tensor ImageMask, long[] Lengths, long[] PredictingPositions) : IDisposable
 {
     public void Dispose()
     {

@@ -89,13 +89,17 @@ public sealed class VlmTrainableModel : ITrainableModel
         var dtype = Vlm.Projector.parameters().First().dtype;
         using var typed = new VlmBatch { InputIds = batch.InputIds.alias(), Labels = batch.Labels.alias(), PixelValues = batch.PixelValues?.to(dtype) };
         var inputs = Vlm.Embed(typed);
-        var logits = Vlm.Llm.Logits(inputsEmbeds: inputs.Embeds);
-        long l = logits.shape[1], v = logits.shape[2];
-        var shiftedLogits = logits.narrow(1, 0, l - 1).reshape(-1, v).to(ScalarType.Float32);
-        var shiftedLabels = inputs.Labels.narrow(1, 1, l - 1).reshape(-1);
-        var loss = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: VlmBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
-        using var ignore = VlmBatch.IgnoreIndex.ToScalar(); // held over the call (see OpenQwen2VL.Model.CachedScalars)
-        var count = shiftedLabels.ne(ignore).sum();
+        var hidden = Vlm.Llm.HiddenStates(inputs.Embeds);
+        // The head runs only where a label is predicted (HF's logits_to_keep idea): in SFT that is a few answer tokens
+        // per conversation, and the [tokens, vocab] logits were most of the step. The positions come from Embed's
+        // host-side labels, so choosing them costs no device sync.
+        var device = hidden.device;
+        var at = tensor(inputs.PredictingPositions, device: device);
+        var selected = hidden.reshape(-1, hidden.shape[2]).index_select(0, at);
+        var targets = inputs.Labels.reshape(-1).index_select(0, at.add(OpenQwen2VL.Model.CachedScalars.One, OpenQwen2VL.Model.CachedScalars.One));
+        var logits = Vlm.Llm.Head(selected).to(ScalarType.Float32);
+        var loss = nn.functional.cross_entropy(logits, targets, reduction: nn.Reduction.Sum);
+        var count = tensor((long)inputs.PredictingPositions.Length, device: device);
         return (loss.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
     }
 

@@ -56,6 +56,36 @@ public class VlmTrainingTests
     }
 
     [Fact]
+    public void LossFromPredictingPositionsOnlyEqualsTheLossOverFullLogits()
+    {
+        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        using var data = VlmData(3, model);
+        using var full = data.Next();
+        using var scope = NewDisposeScope();
+        // SFT-like labels: most positions ignored (prompts), a few runs kept (answers), one row with none at all.
+        var labels = full.Labels.clone();
+        var rng = new Random(5);
+        long rows = labels.shape[0], len = labels.shape[1];
+        for (long b = 0; b < rows; b++)
+            for (long t = 0; t < len; t++)
+                if (b == 1 || rng.NextDouble() < 0.7) labels[b, t] = tensor(VlmBatch.IgnoreIndex);
+        using var batch = new VlmBatch { InputIds = full.InputIds.alias(), Labels = labels, PixelValues = full.PixelValues!.alias() };
+
+        var (lossSum, targets) = model.Forward(batch);
+        // Reference: the head over every position, then the shifted cross-entropy that ignores -100.
+        var output = model.Vlm.forward(batch);
+        var inputs = model.Vlm.Embed(batch);
+        long l = output.Logits.shape[1];
+        var shiftedLabels = inputs.Labels.narrow(1, 1, l - 1).reshape(-1);
+        var reference = nn.functional.cross_entropy(output.Logits.narrow(1, 0, l - 1).reshape(-1, output.Logits.shape[2]), shiftedLabels,
+            ignore_index: VlmBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
+        long expectedTargets = shiftedLabels.ne(tensor(VlmBatch.IgnoreIndex)).sum().item<long>();
+        Assert.True(expectedTargets > 0);
+        Assert.Equal(expectedTargets, targets.item<long>());
+        Assert.Equal(reference.item<float>(), lossSum.item<float>(), 1e-3 * Math.Max(1, Math.Abs(reference.item<float>())));
+    }
+
+    [Fact]
     public void Qwen2LayerCheckpointingGivesThePlainGradients()
     {
         var plain = Grads(false);
