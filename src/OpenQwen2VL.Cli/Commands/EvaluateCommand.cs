@@ -72,7 +72,9 @@ public sealed class EvaluateCommand : ICliCommand
             {
                 if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} questions");
             });
-            var result = VqaEvaluationRunner.Run(data, generator, options, r.GetValue(outDir), progress);
+            VqaEvaluationResult result;
+            try { result = VqaEvaluationRunner.Run(data, generator, options, r.GetValue(outDir), progress); }
+            catch (InvalidDataException e) { throw new CliUserException(e.Message); } // every image unreadable
             Print(result, data);
             return 0;
         });
@@ -108,7 +110,9 @@ public sealed class EvaluateCommand : ICliCommand
         foreach (var (k, v) in result.AccuracyByAnswerType) table.AddRow($"answer type: {k}", $"{100 * v:F2}");
         foreach (var (k, v) in result.AccuracyByQuestionType) table.AddRow($"question type: {k}", $"{100 * v:F2}");
         AnsiConsole.Write(table);
-        Console.WriteLine($"{result.Predictions.Count} questions ({data.Skipped.Values.Sum()} skipped), {result.Shots}-shot, generator {result.Generator}");
+        Console.WriteLine($"{result.Predictions.Count} questions ({data.Skipped.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} for an unreadable image), " +
+            $"{result.Shots}-shot, generator {result.Generator}");
+        foreach (var (reason, count) in data.Skipped.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         foreach (var e in result.Examples)
             Console.WriteLine($"  {Path.GetFileName(e.Item.ImagePath)}  Q: {e.Item.Question}  A: {e.Answer}  (ref {e.Item.MultipleChoiceAnswer}, acc {e.Accuracy:F2})");
     }

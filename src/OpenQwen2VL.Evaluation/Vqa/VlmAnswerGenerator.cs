@@ -62,9 +62,14 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
         {
             var buffer = new float[prompt.ImagePaths.Count * _preprocessor.OutputLength];
             for (int i = 0; i < prompt.ImagePaths.Count; i++)
-                if (!_preprocessor.TryPreprocess(File.ReadAllBytes(prompt.ImagePaths[i]), ImageLimits.Default,
-                        buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
-                    throw new InvalidDataException($"{prompt.ImagePaths[i]}: {reason}");
+            {
+                byte[] encoded;
+                try { encoded = File.ReadAllBytes(prompt.ImagePaths[i]); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                { throw new UnreadableImageException(prompt.ImagePaths[i], UnreadableImageException.UnreadableFile); }
+                if (!_preprocessor.TryPreprocess(encoded, ImageLimits.Default, buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
+                    throw new UnreadableImageException(prompt.ImagePaths[i], reason ?? ImageSkipReasons.CorruptImage);
+            }
             pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_pixelType, _device);
         }
         var output = _vlm.Generate(ids, pixels, MaxNewTokens, _stop);

@@ -23,7 +23,10 @@ public sealed record VqaEvaluationOptions
 /// <summary>One scored prediction.</summary>
 public sealed record VqaPrediction(VqaItem Item, string RawAnswer, string Answer, double Accuracy, IReadOnlyList<long> DemonstrationQuestionIds);
 
-/// <summary>The outcome of a run: overall and per-type accuracy (0-1), the predictions and a few examples.</summary>
+/// <summary>
+/// The outcome of a run: overall and per-type accuracy (0-1) over the answered questions, the predictions, a few
+/// examples, and the questions skipped because an image could not be read, by reason (asked = answered + skipped).
+/// </summary>
 public sealed record VqaEvaluationResult(
     string Name,
     string Generator,
@@ -33,6 +36,7 @@ public sealed record VqaEvaluationResult(
     IReadOnlyDictionary<string, double> AccuracyByQuestionType,
     IReadOnlyList<VqaPrediction> Predictions,
     IReadOnlyList<VqaPrediction> Examples,
+    IReadOnlyDictionary<string, int> Skipped,
     double Seconds);
 
 /// <summary>
@@ -53,18 +57,30 @@ public static class VqaEvaluationRunner
         if (items.Length == 0) throw new ArgumentException("no questions to evaluate");
         var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, options.Style);
         var predictions = new List<VqaPrediction>(items.Length);
+        var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
         foreach (var item in items)
         {
             var prompt = builder.Build(item);
-            string raw = generator.Generate(prompt);
-            string answer = CutAnswer(raw);
-            predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
-            progress?.Report((predictions.Count, items.Length));
+            try
+            {
+                string raw = generator.Generate(prompt);
+                string answer = CutAnswer(raw);
+                predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
+            }
+            catch (UnreadableImageException e)
+            {
+                // The question's own image or a demonstration's: either way this prompt cannot be asked.
+                string key = "image_" + e.Reason;
+                skipped[key] = skipped.GetValueOrDefault(key) + 1;
+            }
+            progress?.Report((predictions.Count + skipped.Values.Sum(), items.Length));
         }
+        if (predictions.Count == 0)
+            throw new InvalidDataException($"no question could be asked: {string.Join(", ", skipped.Select(p => $"{p.Key} {p.Value}"))}");
         var result = new VqaEvaluationResult(options.Name, generator.Name, options.Shots,
             predictions.Average(p => p.Accuracy),
             MeanBy(predictions, p => p.Item.AnswerType), MeanBy(predictions, p => p.Item.QuestionType),
-            predictions, predictions.Take(options.ExampleCount).ToArray(), sw.Elapsed.TotalSeconds);
+            predictions, predictions.Take(options.ExampleCount).ToArray(), skipped, sw.Elapsed.TotalSeconds);
         if (outputDir is not null) Write(result, outputDir);
         return result;
     }
@@ -102,7 +118,7 @@ public static class VqaEvaluationRunner
             JsonSerializer.Serialize(r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }), Json));
         AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
         {
-            name = r.Name, generator = r.Generator, shots = r.Shots, questions = r.Predictions.Count,
+            name = r.Name, generator = r.Generator, shots = r.Shots, questions = r.Predictions.Count, skipped = r.Skipped,
             accuracy = r.Accuracy, accuracy_by_answer_type = r.AccuracyByAnswerType, accuracy_by_question_type = r.AccuracyByQuestionType,
             seconds = r.Seconds,
             examples = r.Examples.Select(p => new { question_id = p.Item.QuestionId, image = p.Item.ImagePath, question = p.Item.Question, answer = p.Answer, multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy }),

@@ -16,20 +16,22 @@ public sealed class EvaluateCommandTests
     private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);
 
     /// <summary>A synthetic VQAv2-style split of one image with <paramref name="questions"/> questions.</summary>
-    private static SyntheticDatasetLayout EvalSplit(TempDir dir, int questions) =>
+    private static SyntheticDatasetLayout EvalSplit(TempDir dir, int questions, int images = 1) =>
         SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
         {
-            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = 1, QuestionsPerEvalImage = questions, ImageSize = 32,
+            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = images, QuestionsPerEvalImage = questions, ImageSize = 32,
         }), Path.Combine(dir.Path, "data"));
+
+    private static string[] ModelFlags() =>
+        ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"),
+         "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--pool", ModelFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture)];
 
     [Fact]
     public void ModelAnswersEqualGenerateWithTheSameChatPrompt()
     {
         using var dir = new TempDir();
         var layout = EvalSplit(dir, questions: 2);
-        string pool = ModelFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture);
-        string[] model = ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"),
-            "--projector", ReferenceFixtures.File("projector.safetensors"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--pool", pool];
+        string[] model = ModelFlags();
         string outDir = Path.Combine(dir.Path, "eval");
         var (rc, _, error) = Invoke(["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations,
             "--images", layout.EvalImageRoot, "--out", outDir, "--style", "chat", .. model]);
@@ -64,5 +66,31 @@ public sealed class EvaluateCommandTests
         Assert.Contains("--style", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--style", "poem"])).Message);
         Assert.Contains("folder not found", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", Path.Combine(dir.Path, "nope"),
             "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors")])).Message);
+    }
+
+    [Fact]
+    public void AnUnreadableImageSkipsItsQuestionWithACountedReason()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 1, images: 3);
+        var files = Directory.GetFiles(layout.EvalImageRoot).Order(StringComparer.Ordinal).ToArray();
+        File.WriteAllBytes(files[1], File.ReadAllBytes(files[1])[..20]); // a JPEG cut off after its first bytes
+        string outDir = Path.Combine(dir.Path, "eval");
+        string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
+        var (rc, _, _) = Invoke([.. data, "--out", outDir, "--style", "chat", .. ModelFlags()]);
+        Assert.Equal(0, rc);
+
+        // asked = answered + skipped, and the skipped question is the one on the broken image.
+        var predictions = File.ReadAllLines(Directory.GetFiles(outDir, "*_predictions.jsonl").Single()).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, predictions.Length);
+        Assert.DoesNotContain(predictions, p => p.GetProperty("image").GetString() == files[1]);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(outDir, "*_summary.json").Single()));
+        var skipped = summary.RootElement.GetProperty("skipped").EnumerateObject().ToArray();
+        Assert.Equal(1, skipped.Sum(p => p.Value.GetInt32()));
+        Assert.StartsWith("image_", skipped.Single().Name);
+
+        // Nothing answerable: a one-line error, not a stack trace.
+        foreach (var f in files) File.WriteAllBytes(f, [1, 2, 3]);
+        Assert.Contains("no question could be asked", Assert.Throws<CliUserException>(() => Invoke([.. data, .. ModelFlags()])).Message);
     }
 }
