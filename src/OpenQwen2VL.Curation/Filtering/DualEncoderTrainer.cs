@@ -1,4 +1,5 @@
 using OpenQwen2VL.Model;
+using OpenQwen2VL.Training.Optim;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -11,6 +12,11 @@ public sealed record DualEncoderTrainingOptions
     public double LearningRate { get; init; } = 2e-3;
     public double WeightDecay { get; init; } = 1e-4;
     public int Seed { get; init; } = 7;
+    /// <summary>
+    /// Null: a constant learning rate (the filter's default). Otherwise a linear warm-up over this fraction of the
+    /// steps, then cosine decay to 0 (<see cref="OpenQwen2VL.Training.Optim.WarmupCosineSchedule"/>).
+    /// </summary>
+    public double? WarmupRatio { get; init; }
 }
 
 /// <summary>
@@ -28,6 +34,10 @@ public static class DualEncoderTrainer
         var optimizer = optim.AdamW(model.TrainableParameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
         var losses = new List<double>();
         var order = Enumerable.Range(0, pairs.Count).ToArray();
+        int stepsPerEpoch = pairs.Count / options.BatchSize + (pairs.Count % options.BatchSize >= 2 ? 1 : 0);
+        // LambdaLR scales the optimiser's learning rate by the schedule's factor after every step.
+        var schedule = options.WarmupRatio is { } warmup ? new WarmupCosineSchedule(1.0, options.Epochs * stepsPerEpoch, warmup) : null;
+        var scheduler = schedule is null ? null : optim.lr_scheduler.LambdaLR(optimizer, schedule.LearningRate);
         model.SetTraining(true);
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
@@ -45,6 +55,7 @@ public static class DualEncoderTrainer
                 var loss = SigmoidPairwiseLoss.Compute(model.EncodeImages(images), model.EncodeTexts(texts), model.LogitScale, model.LogitBias);
                 loss.backward();
                 optimizer.step();
+                scheduler?.step();
                 total.add_(loss.detach(), CachedScalars.One); // explicit alpha: add_(Tensor) makes a temporary Scalar
                 steps++;
             }

@@ -1,4 +1,3 @@
-using OpenQwen2VL.Model;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -17,8 +16,7 @@ public sealed record TinyDualEncoderConfig(int ImageSize = 32, int TextBuckets =
 public sealed class TinyDualEncoder : nn.Module, IDualEncoder
 {
     private readonly Sequential vision;
-    private readonly Embedding text_embed;
-    private readonly Sequential text_proj;
+    private readonly BagOfTokensTextEncoder text;
     private readonly Parameter logit_scale;
     private readonly Parameter logit_bias;
 
@@ -34,8 +32,7 @@ public sealed class TinyDualEncoder : nn.Module, IDualEncoder
             nn.Conv2d(3, w / 2, 4, stride: 4), nn.GELU(),
             nn.Conv2d(w / 2, w, 2, stride: 2), nn.GELU(),
             nn.AdaptiveMaxPool2d([1L, 1L]), nn.Flatten(), nn.Linear(w, config.EmbedDim));
-        text_embed = nn.Embedding(config.TextBuckets, w, padding_idx: 0);
-        text_proj = nn.Sequential(nn.Linear(w, w), nn.GELU(), nn.Linear(w, config.EmbedDim));
+        text = new BagOfTokensTextEncoder(config.TextBuckets, w, config.EmbedDim);
         // SigLIP's initialisation: temperature 10, bias -10 (most pairs in a batch are negatives).
         logit_scale = nn.Parameter(tensor(MathF.Log(10f)));
         logit_bias = nn.Parameter(tensor(-10f));
@@ -49,15 +46,7 @@ public sealed class TinyDualEncoder : nn.Module, IDualEncoder
 
     public Tensor EncodeImages(Tensor pixels) => vision.forward(pixels);
 
-    public Tensor EncodeTexts(Tensor tokenIds)
-    {
-        using var scope = NewDisposeScope();
-        using var one = 1f.ToScalar(); // held over the call: a temporary Scalar can be finalised mid-op (see CachedScalars)
-        var mask = tokenIds.ne(CachedScalars.Zero).unsqueeze(-1).to(ScalarType.Float32);
-        var summed = (text_embed.forward(tokenIds) * mask).sum(1);
-        var mean = summed / mask.sum(1).clamp_min(one);
-        return text_proj.forward(mean).MoveToOuterDisposeScope();
-    }
+    public Tensor EncodeTexts(Tensor tokenIds) => text.forward(tokenIds);
 
     public IEnumerable<Parameter> TrainableParameters() => parameters();
 
