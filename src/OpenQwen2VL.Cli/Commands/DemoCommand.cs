@@ -37,7 +37,8 @@ public sealed class DemoCommand : ICliCommand
 
             var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok,
                 PretrainStepsOverride = r.GetValue(pretrainSteps), SftStepsOverride = r.GetValue(sftSteps) };
-            var report = new DemoPipeline().Run(options, line => AnsiConsole.MarkupLineInterpolated($"{line}"));
+            // Plain lines: Spectre wraps redirected output at 80 columns, which split log lines in two.
+            var report = new DemoPipeline().Run(options, Console.WriteLine);
             var table = new Table().AddColumn("result").AddColumn("value");
             foreach (var (k, v) in report.Vqa) table.AddRow($"VQA {k}", v is null ? "not run" : $"{100 * v.Accuracy:F1}%");
             table.AddRow("majority baseline", $"{100 * report.MajorityBaseline:F1}%");

@@ -11,6 +11,7 @@ using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;
 using OpenQwen2VL.Training.Model;
 using OpenQwen2VL.Training.Observability;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Evaluation.Demo;
@@ -19,8 +20,8 @@ namespace OpenQwen2VL.Evaluation.Demo;
 /// The demo's engine stages on the real engines: <see cref="PackPipeline"/> (as `oqvl pack`), the
 /// <see cref="Trainer"/> (as `oqvl train --preset tiny`) for pre-training on the packed shards and SFT on the
 /// LLaVA JSON, and <see cref="VisionLanguageModel.Generate"/> for the answers. The model is the tiny preset
-/// with the tokenizer's vocabulary. Its vision tower starts at the preset's init (identity blocks over a random patch
-/// embedding), stays frozen in pre-training and learns in SFT (<see cref="DemoOptions.SftTrainVision"/>); it is saved with each stage.
+/// with the tokenizer's vocabulary. Its vision tower is the demo's pre-trained SigLIP (<see cref="DemoVisionTower"/>), loaded as a
+/// published SigLIP is and frozen, as in the recipe (<see cref="DemoOptions.SftTrainVision"/> unfreezes it for SFT); it is saved with each stage.
 /// </summary>
 public class DemoModelStages : IDemoModelStages
 {
@@ -42,7 +43,14 @@ public class DemoModelStages : IDemoModelStages
         return new PackedData(location, (int)report.Packs, (int)report.Stats.Kept, options.PackCapacity, report.PackedTokens, report.FillRatio);
     }
 
-    public virtual TrainedModel? Pretrain(DemoOptions options, PackedData packed, string workDir, Action<string> log, out StageNotRun? notRun)
+    public virtual PretrainedVisionTower? VisionTower(DemoOptions options, string workDir, Action<string> log, out StageNotRun? notRun)
+    {
+        notRun = null;
+        if (options.TokenizerPath is null) { notRun = new("vision", "no tokenizer.json given"); return null; }
+        return DemoVisionTower.Train(options, workDir, log);
+    }
+
+    public virtual TrainedModel? Pretrain(DemoOptions options, PackedData packed, PretrainedVisionTower tower, string workDir, Action<string> log, out StageNotRun? notRun)
     {
         notRun = null;
         var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
@@ -50,10 +58,16 @@ public class DemoModelStages : IDemoModelStages
             options.PackCapacity, trainVision: false, options.Seed);
         manual_seed(options.Seed);
         using var model = VlmTrainableModel.Tiny(tokenizer.VocabSize, options.Seed);
+        // As a published SigLIP is loaded: the backbone keeps the blocks up to the penultimate, so the tower's
+        // last block, post-layernorm and pooling head are not read; every tensor the backbone has must be there.
+        var backboneNames = model.Vlm.VisionBackbone.named_parameters().Select(p => p.name).ToHashSet(StringComparer.Ordinal);
+        OpenQwen2VL.Model.Checkpoints.CheckpointLoader.LoadInto(model.Vlm.VisionBackbone, tower.WeightsPath, ScalarType.Float32, CPU,
+            keyMap: name => backboneNames.Contains(name) ? name : null);
         model.Vlm.Projector.PoolSide = config.VisualPoolSide;
         using var source = new ShardBatchSource(packed.Location.Split(','), new PackedShardSource(), config.MicroBatchSequences,
             model.Vlm.Config.Vision.ImageSize, options.Seed, rank: 0, world: 1, PadId(tokenizer));
-        return Train(model, source, config, Path.Combine(workDir, "pretrain"), $"shards:{packed.Location}", "new", log);
+        return Train(model, source, config, Path.Combine(workDir, "pretrain"), $"shards:{packed.Location}", "new",
+            $"demo SigLIP tower ({tower.WeightsPath}), frozen", options.Device, log);
     }
 
     public virtual TrainedModel? Sft(DemoOptions options, TrainedModel pretrained, SyntheticDatasetLayout data, string workDir, Action<string> log, out StageNotRun? notRun)
@@ -68,7 +82,8 @@ public class DemoModelStages : IDemoModelStages
         string spec = $"sft:{data.SftJson},{data.SftImageRoot}";
         using var source = BatchSourceSpec.Open(spec, config.MicroBatchSequences, model.Vlm.Config.Vision.ImageSize, tokenizer.VocabSize,
             options.Seed, rank: 0, world: 1, options.TokenizerPath, model.VisualTokensPerImage, options.SftContextLength, config.GroupByImageCount);
-        return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"), log);
+        return Train(model, source, config, Path.Combine(workDir, "sft"), spec, Path.Combine(pretrained.CheckpointDir, "projector.safetensors"),
+            $"{pretrained.CheckpointDir}/vision.safetensors, {(config.TrainVision ? "trained in this stage" : "frozen")}", options.Device, log);
     }
 
     public virtual IVqaAnswerGenerator? Generator(DemoOptions options, TrainedModel model, string name, out StageNotRun? notRun)
@@ -77,6 +92,7 @@ public class DemoModelStages : IDemoModelStages
         var tokenizer = BpeTokenizer.Load(options.TokenizerPath!);
         var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(model.CheckpointDir, "hf", "manifest.json")))!;
         var vlm = LoadCheckpoint(model.CheckpointDir, tokenizer.VocabSize, (int)manifest["visual_pool_side"]!);
+        vlm.to(torch.device(options.Device));
         vlm.eval();
         return new VlmAnswerGenerator(name, vlm, tokenizer, ShardBatchSource.Preprocessor(vlm.Config.Vision.ImageSize),
             prependBos: name == "pretrain");
@@ -94,14 +110,15 @@ public class DemoModelStages : IDemoModelStages
             $"group_by_image_count={(stage == Stage.Sft ? 20 : 0)}",
         ]);
 
-    private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit, Action<string> log)
+    private static TrainedModel Train(VlmTrainableModel model, IBatchSource source, StageConfig config, string runDir, string data, string projectorInit,
+        string vision, string device, Action<string> log)
     {
         // A fresh run each time: the demo never resumes an older run's folder.
         if (Directory.Exists(runDir)) Directory.Delete(runDir, recursive: true);
         var result = new Trainer(model, source, new TrainerOptions
         {
-            Config = config, RunDirectory = runDir, SaveFrozenComponents = true,
-            Provenance = new Dictionary<string, string> { ["vision"] = config.TrainVision ? "preset:tiny, trained in this stage" : "preset:tiny, frozen", ["data"] = data, ["projector_init"] = projectorInit },
+            Config = config, RunDirectory = runDir, SaveFrozenComponents = true, Device = torch.device(device),
+            Provenance = new Dictionary<string, string> { ["vision"] = vision, ["data"] = data, ["projector_init"] = projectorInit },
             OnLog = lines =>
             {
                 var m = lines[^1];

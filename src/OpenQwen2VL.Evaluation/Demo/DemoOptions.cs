@@ -32,10 +32,10 @@ public sealed record DemoOptions
     public int BatchSequences { get; init; } = 4;
     public int SftBatchSequences { get; init; } = 16;
     /// <summary>
-    /// Train the vision tower during SFT. The recipe keeps a pre-trained SigLIP frozen; the demo's tower is a random
-    /// init that has never seen an image, so SFT is where it learns to see (pre-training still keeps it frozen).
+    /// Train the vision tower during SFT. Off, as in the recipe: the tower is pre-trained first
+    /// (<see cref="DemoVisionTower"/>) and stays frozen in both VLM stages.
     /// </summary>
-    public bool SftTrainVision { get; init; } = true;
+    public bool SftTrainVision { get; init; }
     public double PretrainLearningRate { get; init; } = 2e-3;
     public double SftLearningRate { get; init; } = 2e-3;
     /// <summary>Optimiser steps; null: the quick/default size.</summary>
@@ -45,6 +45,19 @@ public sealed record DemoOptions
     public int? EvalLimit { get; init; }
     public int PretrainSteps => PretrainStepsOverride ?? (Quick ? 8 : 150);
     public int SftSteps => SftStepsOverride ?? (Quick ? 150 : 3000);
+
+    /// <summary>Clean image-caption pairs the tiny SigLIP tower is pre-trained on (<see cref="DemoVisionTower"/>).</summary>
+    public int VisionTowerPairs => Quick ? 1000 : 8000;
+
+    /// <summary>
+    /// The tower's sigmoid-loss training: 24 epochs of 8,000 pairs in batches of 512, warm-up and cosine decay, about two
+    /// minutes on 2 cores. With a constant learning rate the result hung on the shuffling seed (measured on a 4-block
+    /// tower at seed 8: held-out top-1 86/256 and demo VQA 65 %; with the schedule, 151/256 and 86 %).
+    /// </summary>
+    public DualEncoderTrainingOptions VisionTowerTraining => new()
+    {
+        Epochs = Quick ? 4 : 24, BatchSize = Quick ? 256 : 512, LearningRate = 4e-3, WarmupRatio = 0.05, Seed = Seed,
+    };
 
     public SyntheticDatasetOptions Synth => Quick
         ? new SyntheticDatasetOptions { Seed = Seed, PretrainPairs = 400, SftRecords = 400, EvalImages = 30, QuestionsPerEvalImage = 2, SamplesPerShard = 200 }

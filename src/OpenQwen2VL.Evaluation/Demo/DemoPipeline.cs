@@ -6,14 +6,14 @@ using OpenQwen2VL.Evaluation.Vqa;
 namespace OpenQwen2VL.Evaluation.Demo;
 
 /// <summary>
-/// `oqvl demo`: synth → curate → pack → pretrain → SFT → evaluate → report, each stage timed and logged.
+/// `oqvl demo`: synth → curate → vision tower → pack → pretrain → SFT → evaluate → report, each stage timed and logged.
 /// Synth, curation and evaluation run here; the engine stages go through <see cref="IDemoModelStages"/>.
 /// </summary>
 public sealed class DemoPipeline(IDemoModelStages? stages = null)
 {
     private readonly IDemoModelStages _stages = stages ?? new DemoModelStages();
 
-    public static readonly string[] StageNames = ["synth", "curate", "pack", "pretrain", "sft", "evaluate", "report"];
+    public static readonly string[] StageNames = ["synth", "curate", "vision", "pack", "pretrain", "sft", "evaluate", "report"];
 
     public DemoReport Run(DemoOptions o, Action<string>? log = null)
     {
@@ -62,9 +62,11 @@ public sealed class DemoPipeline(IDemoModelStages? stages = null)
         report.Plots.Add(curated.HistogramPng);
         string work = Path.Combine(o.OutputDir, "work");
 
+        report.VisionTower = Stage("vision", () => Record(report, _stages.VisionTower(o, work, log, out var n), n));
         report.Packed = Stage("pack", () => Record(report, _stages.Pack(o, curated, work, log, out var n), n));
         report.Pretrained = Stage("pretrain", () => report.Packed is null ? Skip<TrainedModel>(report, "pretrain", "no packed data")
-            : Record(report, _stages.Pretrain(o, report.Packed, work, log, out var n), n));
+            : report.VisionTower is null ? Skip<TrainedModel>(report, "pretrain", "no vision tower")
+            : Record(report, _stages.Pretrain(o, report.Packed, report.VisionTower, work, log, out var n), n));
         report.Finetuned = Stage("sft", () => report.Pretrained is null ? Skip<TrainedModel>(report, "sft", "no pre-trained model")
             : Record(report, _stages.Sft(o, report.Pretrained, layout, work, log, out var n), n));
 

@@ -15,6 +15,7 @@ public sealed class DemoReport
     public required DemoOptions Options { get; init; }
     public required SyntheticDataset Synth { get; init; }
     public required CurationResult Curation { get; init; }
+    public PretrainedVisionTower? VisionTower { get; set; }
     public PackedData? Packed { get; set; }
     public TrainedModel? Pretrained { get; set; }
     public TrainedModel? Finetuned { get; set; }
@@ -32,7 +33,12 @@ public sealed class DemoReport
     public JsonObject ToJson()
     {
         var vqa = new JsonObject();
-        foreach (var (k, v) in Vqa) vqa[k] = v is null ? null : JsonValue.Create(v.Accuracy);
+        var byType = new JsonObject();
+        foreach (var (k, v) in Vqa)
+        {
+            vqa[k] = v is null ? null : JsonValue.Create(v.Accuracy);
+            byType[k] = v is null ? null : new JsonObject(v.AccuracyByQuestionType.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)JsonValue.Create(p.Value))));
+        }
         var stages = new JsonObject();
         foreach (var (k, v) in StageSeconds) stages[k] = Math.Round(v, 3);
         var m = Curation.NoiseRemoval;
@@ -41,6 +47,7 @@ public sealed class DemoReport
             ["seed"] = Options.Seed,
             ["quick"] = Options.Quick,
             ["vqa_accuracy"] = vqa,
+            ["vqa_accuracy_by_question_type"] = byType,
             ["few_shot_k"] = Options.FewShot,
             ["majority_baseline"] = MajorityBaseline,
             ["majority_baseline_global"] = MajorityBaselineGlobal,
@@ -54,6 +61,11 @@ public sealed class DemoReport
             {
                 ["pretrain_pairs"] = Synth.Pretrain.Count, ["noisy_pairs"] = Synth.Pretrain.Count(p => p.IsNoise),
                 ["sft_conversations"] = Synth.Sft.Count, ["eval_questions"] = Synth.EvalQuestions.Count, ["eval_images"] = Synth.EvalImages.Count,
+            },
+            ["vision_tower"] = VisionTower is null ? null : new JsonObject
+            {
+                ["pairs"] = VisionTower.Pairs, ["epochs"] = VisionTower.EpochLosses.Count, ["final_loss"] = VisionTower.EpochLosses.LastOrDefault(),
+                ["held_out_top1"] = VisionTower.HeldOutTop1, ["held_out_pairs"] = VisionTower.HeldOutCount, ["weights"] = VisionTower.WeightsPath,
             },
             ["pack"] = Packed is null ? null : new JsonObject
             {
@@ -88,6 +100,11 @@ public sealed class DemoReport
         sb.AppendLine($"| noise removal precision | {Pct(m?.Precision)}% |");
         sb.AppendLine($"| noise removal recall | {Pct(m?.Recall)}% |");
         sb.AppendLine($"| filter training | {Curation.EpochLosses.Count} epochs, final loss {Curation.EpochLosses[^1].ToString("F4", inv)}, {Curation.TrainSeconds.ToString("F1", inv)} s |").AppendLine();
+        sb.AppendLine("## Vision tower (tiny SigLIP, sigmoid loss: the demo's stand-in for the published SigLIP)").AppendLine();
+        sb.AppendLine(VisionTower is not { } tower ? "Not run.\n"
+            : $"{tower.Pairs} clean image-caption pairs, {tower.EpochLosses.Count} epochs, final loss {tower.EpochLosses.LastOrDefault().ToString("F4", inv)}, {tower.Seconds.ToString("F1", inv)} s. " +
+              $"On {tower.HeldOutCount} held-out pairs, {Pct(tower.HeldOutTop1)}% of images score their own caption highest (chance {Pct(1.0 / Math.Max(1, tower.HeldOutCount))}%). " +
+              (Options.SftTrainVision ? "Frozen in pre-training, trained in SFT.\n" : "Frozen in pre-training and SFT, as in the recipe.\n"));
         sb.AppendLine("## Packing").AppendLine();
         sb.AppendLine(Packed is null ? "Not run.\n" : $"{Packed.Samples} samples into {Packed.Sequences} sequences of {Packed.Capacity} tokens, fill {Pct(Packed.FillRatio)}%.\n");
         sb.AppendLine("## Training").AppendLine().AppendLine("| stage | final loss | tokens/s | seconds |").AppendLine("|---|---|---|---|");
@@ -98,6 +115,16 @@ public sealed class DemoReport
         sb.AppendLine($"| after SFT | {Pct(Vqa["zero_shot_sft"]?.Accuracy)} | {Pct(Vqa["few_shot_sft"]?.Accuracy)} |");
         sb.AppendLine($"| majority answer per question type (baseline) | {Pct(MajorityBaseline)} | |");
         sb.AppendLine($"| majority answer overall | {Pct(MajorityBaselineGlobal)} | |").AppendLine();
+        // Per question type: where a model is strong or blind shows here, not in the mean.
+        var measured = Vqa.Where(p => p.Value is not null).ToList();
+        if (measured.Count > 0)
+        {
+            var types = measured.SelectMany(p => p.Value!.AccuracyByQuestionType.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
+            sb.AppendLine("| evaluation | " + string.Join(" | ", types) + " |").AppendLine("|---|" + string.Concat(types.Select(_ => "---|")));
+            foreach (var (key, r) in measured)
+                sb.AppendLine($"| {key} | " + string.Join(" | ", types.Select(t => r!.AccuracyByQuestionType.TryGetValue(t, out var a) ? Pct(a) : "")) + " |");
+            sb.AppendLine();
+        }
         // The answers of the best evaluation (usually the instruction-tuned model), with the images asked about.
         if (Vqa.Values.Where(v => v is not null).MaxBy(v => v!.Accuracy) is { } shown)
         {
@@ -118,6 +145,7 @@ public sealed class DemoReport
         foreach (var p in Plots) sb.AppendLine($"![]({Rel(reportDir, p)})");
         sb.AppendLine().AppendLine("## Reproduce at full scale").AppendLine();
         sb.AppendLine("The same stages with real data and checkpoints (SigLIP-SO400M/14-384 + Qwen2.5-1.5B-Instruct, the paper's sizes):").AppendLine().AppendLine("```");
+        sb.AppendLine("# 0. vision: the published SigLIP (google/siglip-so400m-patch14-384) takes the place of the demo's tower");
         sb.AppendLine("# 1. curate: keep the best-scoring image-text pairs");
         sb.AppendLine("oqvl curate --input 'datacomp/{00000..01023}.tar' --output curated --keep-fraction 0.3");
         sb.AppendLine("# 2. pack: 4096-token sequences, 144 visual tokens per image");

@@ -22,8 +22,11 @@ public interface IDemoModelStages
     /// <summary>Tokenize the kept pairs and pack them First-Fit-Decreasing into sequences.</summary>
     PackedData? Pack(DemoOptions options, CurationResult curated, string workDir, Action<string> log, out StageNotRun? notRun);
 
+    /// <summary>Pre-train the tiny SigLIP vision tower with the sigmoid loss (the demo's stand-in for a published SigLIP).</summary>
+    PretrainedVisionTower? VisionTower(DemoOptions options, string workDir, Action<string> log, out StageNotRun? notRun);
+
     /// <summary>Pre-train the tiny VLM (vision frozen, few pooled visual tokens) on the packed data.</summary>
-    TrainedModel? Pretrain(DemoOptions options, PackedData packed, string workDir, Action<string> log, out StageNotRun? notRun);
+    TrainedModel? Pretrain(DemoOptions options, PackedData packed, PretrainedVisionTower tower, string workDir, Action<string> log, out StageNotRun? notRun);
 
     /// <summary>SFT from the pre-trained checkpoint on the LLaVA JSON, with the full visual grid (low-to-high switch).</summary>
     TrainedModel? Sft(DemoOptions options, TrainedModel pretrained, SyntheticDatasetLayout data, string workDir, Action<string> log, out StageNotRun? notRun);

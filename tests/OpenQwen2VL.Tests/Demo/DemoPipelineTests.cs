@@ -3,7 +3,9 @@ using System.Text.Json;
 using OpenQwen2VL.Cli;
 using OpenQwen2VL.Cli.Commands;
 using OpenQwen2VL.Evaluation.Demo;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Demo;
@@ -31,7 +33,7 @@ public class DemoPipelineTests
             var root = json.RootElement;
             Assert.True(File.Exists(Path.Combine(outDir, "report.md")));
             foreach (var stage in DemoPipeline.StageNames) Assert.True(root.GetProperty("stage_seconds").GetProperty(stage).GetDouble() >= 0);
-            foreach (var stage in new[] { "synth", "curate", "pack", "pretrain", "sft", "evaluate" })
+            foreach (var stage in new[] { "synth", "curate", "vision", "pack", "pretrain", "sft", "evaluate" })
                 Assert.True(root.GetProperty("stage_seconds").GetProperty(stage).GetDouble() > 0, stage);
             Assert.Empty(root.GetProperty("not_run").EnumerateArray());
 
@@ -43,6 +45,10 @@ public class DemoPipelineTests
                 using var evalSummary = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "eval", $"{key}_summary.json")));
                 Assert.Equal(accuracy, evalSummary.RootElement.GetProperty("accuracy").GetDouble(), 12);
                 Assert.Equal(6, evalSummary.RootElement.GetProperty("questions").GetInt32());
+                var byType = root.GetProperty("vqa_accuracy_by_question_type").GetProperty(key).EnumerateObject().ToArray();
+                Assert.NotEmpty(byType);
+                foreach (var t in byType)
+                    Assert.Equal(evalSummary.RootElement.GetProperty("accuracy_by_question_type").GetProperty(t.Name).GetDouble(), t.Value.GetDouble(), 12);
             }
 
             // Both trainings ran their steps, wrote final weights, and the report's losses are their metrics.jsonl.
@@ -56,6 +62,31 @@ public class DemoPipelineTests
                     Assert.True(File.Exists(Path.Combine(model.CheckpointDir, f)), f);
                 Assert.True(File.Exists(model.LossPlotPng));
             }
+            // The pre-trained tower is the VLM's vision, byte for byte, through both (frozen) stages: every backbone
+            // tensor comes from the tower file, whose extra tensors are only the last block, post-layernorm and head.
+            var tower = root.GetProperty("vision_tower");
+            Assert.InRange(tower.GetProperty("held_out_top1").GetDouble(), 0, 1);
+            using (var towerFile = SafetensorsCheckpoint.Open(report.VisionTower!.WeightsPath))
+            {
+                var towerTensors = new SafetensorsCheckpointTensors(towerFile);
+                foreach (var model in new[] { report.Pretrained!, report.Finetuned! })
+                {
+                    using var vlmFile = SafetensorsCheckpoint.Open(Path.Combine(model.CheckpointDir, "vision.safetensors"));
+                    var vlmTensors = new SafetensorsCheckpointTensors(vlmFile);
+                    Assert.NotEmpty(vlmTensors.Names);
+                    foreach (var name in vlmTensors.Names)
+                    {
+                        using var a = towerTensors.Read(name);
+                        using var b = vlmTensors.Read(name);
+                        Assert.Equal(a.shape, b.shape);
+                        Assert.True(a.eq(b).all().item<bool>(), name);
+                    }
+                    int lastBlock = OpenQwen2VL.Model.Vlm.VlmConfig.Tiny(2).Vision.NumHiddenLayers - 1;
+                    Assert.All(towerTensors.Names.Except(vlmTensors.Names), n =>
+                        Assert.True(n.Contains($".layers.{lastBlock}.") || n.Contains(".post_layernorm.") || n.Contains(".head."), n));
+                }
+            }
+
             // Packing read every kept pair, and the report's pack numbers are the pack job's own stats.
             using var packStats = JsonDocument.Parse(File.ReadAllText(Path.Combine(outDir, "work", "packed", "stats.json")));
             Assert.Equal(report.Curation.Kept, packStats.RootElement.GetProperty("input_samples").GetInt64());
