@@ -58,11 +58,8 @@ public class DemoModelStages : IDemoModelStages
             options.PackCapacity, trainVision: false, options.Seed);
         manual_seed(options.Seed);
         using var model = VlmTrainableModel.Tiny(tokenizer.VocabSize, options.Seed);
-        // As a published SigLIP is loaded: the backbone keeps the blocks up to the penultimate, so the tower's
-        // last block, post-layernorm and pooling head are not read; every tensor the backbone has must be there.
-        var backboneNames = model.Vlm.VisionBackbone.named_parameters().Select(p => p.name).ToHashSet(StringComparer.Ordinal);
-        OpenQwen2VL.Model.Checkpoints.CheckpointLoader.LoadInto(model.Vlm.VisionBackbone, tower.WeightsPath, ScalarType.Float32, CPU,
-            keyMap: name => backboneNames.Contains(name) ? name : null);
+        // Loaded exactly as a published SigLIP is (the last block, post-layernorm and head are not read).
+        VlmLoader.LoadVisionBackbone(model.Vlm.VisionBackbone, tower.WeightsPath, ScalarType.Float32, CPU);
         model.Vlm.Projector.PoolSide = config.VisualPoolSide;
         using var source = new ShardBatchSource(packed.Location.Split(','), new PackedShardSource(), config.MicroBatchSequences,
             model.Vlm.Config.Vision.ImageSize, options.Seed, rank: 0, world: 1, PadId(tokenizer));

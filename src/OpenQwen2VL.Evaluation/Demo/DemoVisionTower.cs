@@ -33,11 +33,14 @@ public static class DemoVisionTower
     /// <summary>Fresh scenes whose own caption must win among this many, to show the tower has learnt to see.</summary>
     public const int HeldOutPairs = 256;
 
+    /// <summary>Hash buckets of the caption features: the featurizer and the text tower's embedding must agree.</summary>
+    private const int TextBuckets = 4096;
+
     public static PretrainedVisionTower Train(DemoOptions o, string workDir, Action<string> log)
     {
         var clock = Stopwatch.StartNew();
         var tokenizer = BpeTokenizer.Load(o.TokenizerPath!);
-        var featurizer = new CaptionFeaturizer(4096, tokenizer);
+        var featurizer = new CaptionFeaturizer(TextBuckets, tokenizer);
         // Its own seed stream: clean pairs (no injected noise), none of them the demo's pre-training, SFT or eval files.
         var train = Pairs(o.VisionTowerPairs, o.Seed + 1_000, o.ImageSize, featurizer);
         var heldOut = Pairs(HeldOutPairs, o.Seed + 2_000, o.ImageSize, featurizer);
@@ -45,7 +48,7 @@ public static class DemoVisionTower
 
         manual_seed(o.Seed);
         var device = torch.device(o.Device);
-        using var model = new SiglipDualEncoder(VlmConfig.Tiny(tokenizer.VocabSize).Vision);
+        using var model = new SiglipDualEncoder(VlmConfig.Tiny(tokenizer.VocabSize).Vision, TextBuckets);
         // Identity blocks at the start, the init of every tower trained from scratch here (SiglipScratchInit).
         SiglipScratchInit.ZeroResidualBranchOutputs(model.Vision);
         model.to(device);

@@ -58,6 +58,7 @@ public static class VqaEvaluationRunner
         var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, options.Style);
         var predictions = new List<VqaPrediction>(items.Length);
         var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        int done = 0;
         foreach (var item in items)
         {
             var prompt = builder.Build(item);
@@ -73,7 +74,7 @@ public static class VqaEvaluationRunner
                 string key = "image_" + e.Reason;
                 skipped[key] = skipped.GetValueOrDefault(key) + 1;
             }
-            progress?.Report((predictions.Count + skipped.Values.Sum(), items.Length));
+            progress?.Report((++done, items.Length));
         }
         if (predictions.Count == 0)
             throw new InvalidDataException($"no question could be asked: {string.Join(", ", skipped.Select(p => $"{p.Key} {p.Value}"))}");
