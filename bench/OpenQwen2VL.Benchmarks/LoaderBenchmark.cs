@@ -1,3 +1,4 @@
+using OpenQwen2VL.Synthetic;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Packing;

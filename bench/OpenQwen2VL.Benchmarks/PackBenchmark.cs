@@ -1,3 +1,4 @@
+using OpenQwen2VL.Synthetic;
 using OpenQwen2VL.Data.Packing;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;

@@ -7,7 +7,7 @@ using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Model;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
-using OpenQwen2VL.Training.Checkpointing;
+using OpenQwen2VL.Training.Memory;
 using OpenQwen2VL.Training.Checkpoints;
 using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;

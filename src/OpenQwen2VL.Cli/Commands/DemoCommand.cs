@@ -1,5 +1,5 @@
 using System.CommandLine;
-using OpenQwen2VL.Evaluation.Demo;
+using OpenQwen2VL.Demo;
 using Spectre.Console;
 
 namespace OpenQwen2VL.Cli.Commands;
@@ -7,9 +7,6 @@ namespace OpenQwen2VL.Cli.Commands;
 /// <summary>`oqvl demo`: the whole recipe end to end on synthetic data: synth → curate → pack → pretrain → SFT → evaluate → report.</summary>
 public sealed class DemoCommand : ICliCommand
 {
-    /// <summary>The reference fixture's small tokenizer, the demo's default (looked up from the working folder and the install folder upwards).</summary>
-    public const string DefaultTokenizerRelativePath = "tests/OpenQwen2VL.Tests/Fixtures/reference/tokenizer.json";
-
     public Command Build()
     {
         var outDir = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "oqvl-demo" };
@@ -32,7 +29,7 @@ public sealed class DemoCommand : ICliCommand
             if (dev is not ("cpu" or "cuda") && !dev.StartsWith("cuda:", StringComparison.Ordinal)) throw new CliUserException($"unknown --device '{dev}' (cpu | cuda)");
             string? tok = r.GetValue(tokenizer);
             if (tok is not null && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
-            tok ??= FindDefaultTokenizer();
+            if (tok is null) { Directory.CreateDirectory(output); tok = OpenQwen2VL.Demo.DemoTokenizer.WriteTo(output); }
             if (r.GetValue(pretrainSteps) is < 1 || r.GetValue(sftSteps) is < 1) throw new CliUserException("--pretrain-steps and --sft-steps must be >= 1");
 
             var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok,
@@ -50,16 +47,5 @@ public sealed class DemoCommand : ICliCommand
             return 0;
         });
         return cmd;
-    }
-
-    private static string? FindDefaultTokenizer()
-    {
-        foreach (var start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, DefaultTokenizerRelativePath);
-                if (File.Exists(candidate)) return candidate;
-            }
-        return null;
     }
 }

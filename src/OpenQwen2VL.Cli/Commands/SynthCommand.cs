@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using OpenQwen2VL.Curation.Synth;
+using OpenQwen2VL.Synthetic;
 
 namespace OpenQwen2VL.Cli.Commands;
 

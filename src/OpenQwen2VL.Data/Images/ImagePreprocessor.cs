@@ -48,6 +48,9 @@ public sealed class ImagePreprocessor
         }
     }
 
+    /// <summary>The recipe's "resize-naive" transform: resize to <paramref name="size"/>, normalise with mean 0.5 / std 0.5 (SigLIP's).</summary>
+    public static ImagePreprocessor ResizeNaive(int size) => new(size, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
+
     /// <summary>
     /// From a SigLIP checkpoint's HF files: the image size from <paramref name="configJsonPath"/>
     /// (<c>vision_config.image_size</c> of a SiglipModel, or top-level <c>image_size</c> of a SiglipVisionModel;

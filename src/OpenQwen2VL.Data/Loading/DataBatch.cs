@@ -20,5 +20,6 @@ public sealed class DataBatch
     /// <summary>Images that could not be decoded (left as zeros, counted).</summary>
     public int FailedImages { get; init; }
     public required string[] ExampleIds { get; init; }
-    public required LoaderState StateAfter { get; init; }
+    /// <summary>The <see cref="BatchLoader"/>'s position after this batch (null for streams that keep their own).</summary>
+    public LoaderState? StateAfter { get; init; }
 }

@@ -1,6 +1,8 @@
 using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Synthetic;
 
 namespace OpenQwen2VL.Training.Data;
 
@@ -22,15 +24,15 @@ public static class BatchSourceSpec
         string scheme = colon < 0 ? spec : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
         return scheme switch
         {
-            "synthetic" => new SyntheticCaptionSource(int.TryParse(arg, out int n) && n > 0 ? n : throw new ArgumentException($"--data synthetic:N needs a positive N, got '{arg}'"),
-                microBatch, imageSize, vocab, seed, rank, world),
-            "shards" => new ShardBatchSource(OpenQwen2VL.Data.Shards.ShardSpec.Expand(arg), microBatch, imageSize, (int)seed, rank, world),
+            "synthetic" => new BatchStreamSource(new SyntheticCaptionBatches(int.TryParse(arg, out int n) && n > 0 ? n : throw new ArgumentException($"--data synthetic:N needs a positive N, got '{arg}'"),
+                microBatch, imageSize, vocab, seed, rank, world)),
+            "shards" => Loader(OpenQwen2VL.Data.Shards.ShardSpec.Expand(arg), new PackedShardSource(), microBatch, imageSize, seed, rank, world, new LoaderOptions().PadId, 0),
             "sft" => OpenSft(arg, microBatch, imageSize, seed, rank, world, tokenizerPath, visualTokensPerImage, contextLength, groupByImageCount),
             _ => throw new ArgumentException($"unknown --data scheme '{scheme}' (known: synthetic:N, shards:SPEC, sft:JSON,IMAGE_ROOT)"),
         };
     }
 
-    static ShardBatchSource OpenSft(string arg, int microBatch, int imageSize, long seed, int rank, int world, string? tokenizerPath, int visualTokens, int? contextLength,
+    static IBatchSource OpenSft(string arg, int microBatch, int imageSize, long seed, int rank, int world, string? tokenizerPath, int visualTokens, int? contextLength,
         int groupByImageCount)
     {
         int comma = arg.LastIndexOf(',');
@@ -43,6 +45,11 @@ public static class BatchSourceSpec
         var reader = new LlavaSftReader(new ChatMlPromptBuilder(tokenizer), imageRoot, contextLength, visualTokens);
         // Pad with <|endoftext|>: Qwen2's pad token, and an id inside any vocabulary this tokenizer fits.
         int padId = tokenizer.TokenToId("<|endoftext|>") ?? 0;
-        return new ShardBatchSource([json], new SftExampleSource(reader), microBatch, imageSize, (int)seed, rank, world, padId, groupByImageCount);
+        return Loader([json], new SftExampleSource(reader), microBatch, imageSize, seed, rank, world, padId, groupByImageCount);
     }
+
+    static IBatchSource Loader(IReadOnlyList<string> shards, IExampleSource examples, int microBatch, int imageSize, long seed, int rank, int world, int padId,
+        int groupByImageCount) =>
+        new BatchStreamSource(new LoaderBatchStream(shards, examples, ImagePreprocessor.ResizeNaive(imageSize),
+            new LoaderOptions { BatchSize = microBatch, Seed = (int)seed, Rank = rank, WorldSize = world, PadId = padId, GroupByImageCount = groupByImageCount }));
 }

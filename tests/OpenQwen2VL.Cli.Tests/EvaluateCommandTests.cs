@@ -1,0 +1,95 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using OpenQwen2VL.Cli;
+using OpenQwen2VL.Cli.Commands;
+using OpenQwen2VL.Synthetic;
+using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Tests.Shards;
+
+namespace OpenQwen2VL.Tests.Integration;
+
+/// <summary>`oqvl evaluate --llm ...`: a VLM from HF folders answers VQAv2 questions as `oqvl generate --chat` would.</summary>
+public sealed class EvaluateCommandTests
+{
+    private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);
+
+    /// <summary>A synthetic VQAv2-style split of one image with <paramref name="questions"/> questions.</summary>
+    private static SyntheticDatasetLayout EvalSplit(TempDir dir, int questions, int images = 1) =>
+        SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions
+        {
+            Seed = 5, PretrainPairs = 1, SftRecords = 0, EvalImages = images, QuestionsPerEvalImage = questions, ImageSize = 32,
+        }), Path.Combine(dir.Path, "data"));
+
+    private static string[] ModelFlags() =>
+        ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"),
+         "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--pool", ReferenceFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture)];
+
+    [Fact]
+    public void ModelAnswersEqualGenerateWithTheSameChatPrompt()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 2);
+        string[] model = ModelFlags();
+        string outDir = Path.Combine(dir.Path, "eval");
+        var (rc, _, error) = Invoke(["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations,
+            "--images", layout.EvalImageRoot, "--out", outDir, "--style", "chat", .. model]);
+        Assert.Equal(0, rc);
+        Assert.Contains("loaded", error);
+
+        var predictions = File.ReadAllLines(Directory.GetFiles(outDir, "*_predictions.jsonl").Single()).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, predictions.Length);
+        foreach (var p in predictions)
+        {
+            string question = p.GetProperty("question").GetString()!;
+            var (grc, output, _) = Invoke(["generate", .. model, "--chat", "--image", p.GetProperty("image").GetString()!,
+                "--prompt", $"<image>\nQuestion: {question}\n{VqaPromptBuilder.Instruction}", "--max-new-tokens", "16"]);
+            Assert.Equal(0, grc);
+            string generated = output.TrimEnd('\n');
+            // Both decode greedily from the same ids; `generate` may run on past <|endofchunk|>, which evaluation stops at.
+            string raw = p.GetProperty("raw_answer").GetString()!;
+            Assert.StartsWith(raw, generated);
+            Assert.Equal(VqaEvaluationRunner.CutAnswer(raw), p.GetProperty("answer").GetString());
+        }
+    }
+
+    [Fact]
+    public void ModelFlagsAreCheckedAsOneLineErrors()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 1);
+        string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
+        Assert.Contains("--vision", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", ReferenceFixtures.File("qwen2")])).Message);
+        Assert.Contains("exactly one", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--llm", ReferenceFixtures.File("qwen2"),
+            "--vision", ReferenceFixtures.File("siglip")])).Message);
+        Assert.Contains("--style", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--style", "poem"])).Message);
+        Assert.Contains("folder not found", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", Path.Combine(dir.Path, "nope"),
+            "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors")])).Message);
+    }
+
+    [Fact]
+    public void AnUnreadableImageSkipsItsQuestionWithACountedReason()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 1, images: 3);
+        var files = Directory.GetFiles(layout.EvalImageRoot).Order(StringComparer.Ordinal).ToArray();
+        File.WriteAllBytes(files[1], File.ReadAllBytes(files[1])[..20]); // a JPEG cut off after its first bytes
+        string outDir = Path.Combine(dir.Path, "eval");
+        string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
+        var (rc, _, _) = Invoke([.. data, "--out", outDir, "--style", "chat", .. ModelFlags()]);
+        Assert.Equal(0, rc);
+
+        // asked = answered + skipped, and the skipped question is the one on the broken image.
+        var predictions = File.ReadAllLines(Directory.GetFiles(outDir, "*_predictions.jsonl").Single()).Select(l => JsonDocument.Parse(l).RootElement).ToArray();
+        Assert.Equal(2, predictions.Length);
+        Assert.DoesNotContain(predictions, p => p.GetProperty("image").GetString() == files[1]);
+        using var summary = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(outDir, "*_summary.json").Single()));
+        var skipped = summary.RootElement.GetProperty("skipped").EnumerateObject().ToArray();
+        Assert.Equal(1, skipped.Sum(p => p.Value.GetInt32()));
+        Assert.StartsWith("image_", skipped.Single().Name);
+
+        // Nothing answerable: a one-line error, not a stack trace.
+        foreach (var f in files) File.WriteAllBytes(f, [1, 2, 3]);
+        Assert.Contains("no question could be asked", Assert.Throws<CliUserException>(() => Invoke([.. data, .. ModelFlags()])).Message);
+    }
+}
