@@ -70,7 +70,10 @@ public sealed class VlmLoadBenchmark : IBenchmark
     }
 
     /// <summary>Random-init networks exported as HF folders in bf16 (what VlmLoader reads).</summary>
-    private static VlmLoadOptions WriteFolders(VlmConfig config, string root, string tokenizer)
+    /// <summary>The HF folders the benchmark writes and loads.</summary>
+    private sealed record Folders(string LlmPath, string VisionPath, string ProjectorPath);
+
+    private static Folders WriteFolders(VlmConfig config, string root, string tokenizer)
     {
         string llm = Path.Combine(root, "qwen2"), vision = Path.Combine(root, "siglip"), projector = Path.Combine(root, "projector.safetensors");
         Directory.CreateDirectory(llm);
@@ -95,15 +98,15 @@ public sealed class VlmLoadBenchmark : IBenchmark
         }
         using (var mlp = new MlpProjector(config.Vision.HiddenSize, config.Llm.HiddenSize, config.PoolSide))
             SafetensorsExport.Save(mlp, projector, ScalarType.BFloat16);
-        return new VlmLoadOptions { LlmPath = llm, VisionPath = vision, ProjectorPath = projector, DType = ScalarType.BFloat16, PoolSide = config.PoolSide };
+        return new Folders(llm, vision, projector);
     }
 
     /// <summary>The baseline: each file read whole, then every parameter copied out of the byte[] (what a simple reader does).</summary>
-    private static VisionLanguageModel NaiveLoad(VlmConfig config, VlmLoadOptions options)
+    private static VisionLanguageModel NaiveLoad(VlmConfig config, Folders options)
     {
-        var model = new VisionLanguageModel(config, options.DType);
+        var model = new VisionLanguageModel(config, ScalarType.BFloat16);
         CopyFromWholeFile(model.VisionBackbone, Path.Combine(options.VisionPath, SafetensorsIndex.SingleFileName));
-        CopyFromWholeFile(model.Projector, options.ProjectorPath!);
+        CopyFromWholeFile(model.Projector, options.ProjectorPath);
         CopyFromWholeFile(model.Llm, Path.Combine(options.LlmPath, SafetensorsIndex.SingleFileName));
         return model;
     }
@@ -126,7 +129,7 @@ public sealed class VlmLoadBenchmark : IBenchmark
     private const string ChildVariable = "OQVL_BENCH_VLM_LOAD_CHILD";
 
     /// <summary>Runs one load in a child process of this benchmark (same executable, same config) and reads back its numbers.</summary>
-    private static (double Wall, double Cpu, long PeakAboveStart) InChild(string which, VlmConfig config, VlmLoadOptions options)
+    private static (double Wall, double Cpu, long PeakAboveStart) InChild(string which, VlmConfig config, Folders options)
     {
         var self = Environment.ProcessPath!;
         var psi = new System.Diagnostics.ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -148,12 +151,14 @@ public sealed class VlmLoadBenchmark : IBenchmark
     {
         var parts = spec.Split('|');
         var config = Config(quick);
-        var options = new VlmLoadOptions { LlmPath = parts[1], VisionPath = parts[2], ProjectorPath = parts[3], DType = ScalarType.BFloat16, PoolSide = config.PoolSide };
+        var options = new Folders(parts[1], parts[2], parts[3]);
         using (var warm = zeros(1)) { } // libtorch loaded before the start RSS is read
         long start = Status("VmRSS");
         var (_, wall, cpu) = BenchTiming.Measure(() =>
         {
-            if (parts[0] == "ours") VlmLoader.Load(options).Dispose();
+            if (parts[0] == "ours")
+                VlmLoader.Load(ModelSourceResolver.Resolve(new ModelRequest { Llm = options.LlmPath, Vision = options.VisionPath, Projector = options.ProjectorPath }),
+                    new VlmLoadSettings { DType = ScalarType.BFloat16, VisualTokens = config.PoolSide * config.PoolSide }).Dispose();
             else NaiveLoad(config, options).Dispose();
             return 0;
         });

@@ -65,7 +65,7 @@ public sealed class DemoReport
             ["vision_tower"] = VisionTower is null ? null : new JsonObject
             {
                 ["pairs"] = VisionTower.Pairs, ["epochs"] = VisionTower.EpochLosses.Count, ["final_loss"] = VisionTower.EpochLosses.LastOrDefault(),
-                ["held_out_top1"] = VisionTower.HeldOutTop1, ["held_out_pairs"] = VisionTower.HeldOutCount, ["weights"] = VisionTower.WeightsPath,
+                ["held_out_top1"] = VisionTower.HeldOutTop1, ["held_out_pairs"] = VisionTower.HeldOutCount, ["folder"] = VisionTower.Folder,
             },
             ["pack"] = Packed is null ? null : new JsonObject
             {

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Synthetic;
 using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Model;
 using OpenQwen2VL.Model.Siglip;
@@ -12,9 +14,9 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Demo;
 
 /// <summary>The demo's pre-trained vision tower: its weights file and how it was trained.</summary>
-/// <param name="WeightsPath">safetensors with HF names (<c>vision_model.*</c>), loaded like a published SigLIP</param>
+/// <param name="Folder">an HF SiglipVisionModel folder (config.json, model.safetensors, preprocessor_config.json), loaded like a published SigLIP</param>
 /// <param name="HeldOutHits">held-out images whose own caption scored highest among <paramref name="HeldOutCount"/></param>
-public sealed record PretrainedVisionTower(string WeightsPath, int Pairs, IReadOnlyList<double> EpochLosses, int HeldOutHits, int HeldOutCount, double Seconds)
+public sealed record PretrainedVisionTower(string Folder, int Pairs, IReadOnlyList<double> EpochLosses, int HeldOutHits, int HeldOutCount, double Seconds)
 {
     public double HeldOutTop1 => HeldOutCount == 0 ? 0 : HeldOutHits / (double)HeldOutCount;
 }
@@ -48,7 +50,8 @@ public static class DemoVisionTower
 
         manual_seed(o.Seed);
         var device = torch.device(o.Device);
-        using var model = new SiglipDualEncoder(VlmConfig.Tiny(tokenizer.VocabSize).Vision, TextBuckets);
+        var visionConfig = VlmConfig.Tiny(tokenizer.VocabSize).Vision;
+        using var model = new SiglipDualEncoder(visionConfig, TextBuckets);
         // Identity blocks at the start, the init of every tower trained from scratch here (SiglipScratchInit).
         SiglipScratchInit.ZeroResidualBranchOutputs(model.Vision);
         model.to(device);
@@ -62,10 +65,13 @@ public static class DemoVisionTower
         int hits = RetrievalHits(model, heldOut, device);
         log($"  held-out image->caption top-1: {hits}/{heldOut.Count} (chance {1.0 / heldOut.Count:P1})");
 
-        string path = Path.Combine(workDir, "vision", "siglip_vision.safetensors");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        model.SaveVisionTower(path);
-        return new PretrainedVisionTower(path, train.Count, losses, hits, heldOut.Count, clock.Elapsed.TotalSeconds);
+        // Written as a published SigLIP is: the VLM stages take it with --vision like google/siglip-so400m-patch14-384.
+        string folder = Path.Combine(workDir, "vision");
+        Directory.CreateDirectory(folder);
+        model.SaveVisionTower(Path.Combine(folder, RunLayout.HfWeights));
+        AtomicFile.WriteAllText(Path.Combine(folder, "config.json"), visionConfig.ToJson());
+        AtomicFile.WriteAllText(Path.Combine(folder, RunLayout.HfPreprocessorConfig), ModelExport.PreprocessorConfig(ImagePreprocessor.ResizeNaive(visionConfig.ImageSize)));
+        return new PretrainedVisionTower(folder, train.Count, losses, hits, heldOut.Count, clock.Elapsed.TotalSeconds);
     }
 
     private static FilterPairs Pairs(int count, int seed, int imageSize, CaptionFeaturizer featurizer)

@@ -7,8 +7,8 @@ namespace OpenQwen2VL.Demo;
 /// <summary>The packed pre-training data: where it is and how well it was packed.</summary>
 public sealed record PackedData(string Location, int Sequences, int Samples, int Capacity, long Tokens, double FillRatio);
 
-/// <summary>A trained VLM checkpoint (a run's final/ folder) with its loss curve (one value per logged step), throughput and loss plot.</summary>
-public sealed record TrainedModel(string CheckpointDir, IReadOnlyList<double> Losses, double TokensPerSecond, double Seconds, string? LossPlotPng = null);
+/// <summary>A training run (its final/ is the model) with its loss curve (one value per logged step), throughput and loss plot.</summary>
+public sealed record TrainedModel(string RunDir, IReadOnlyList<double> Losses, double TokensPerSecond, double Seconds, string? LossPlotPng = null);
 
 /// <summary>The stage a model stage could not run, and why (e.g. its engine is not merged).</summary>
 public sealed record StageNotRun(string Stage, string Reason);

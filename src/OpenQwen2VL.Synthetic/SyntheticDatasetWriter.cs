@@ -1,6 +1,8 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
 
 namespace OpenQwen2VL.Synthetic;
@@ -17,7 +19,7 @@ public sealed record SyntheticDatasetLayout(string Root)
     public string EvalQuestions => Path.Combine(Root, "eval", "questions.json");
     public string EvalAnnotations => Path.Combine(Root, "eval", "annotations.json");
     public string EvalImageRoot => Path.Combine(Root, "eval", "images");
-    public string Manifest => Path.Combine(Root, "synth_manifest.json");
+    public string Manifest => Path.Combine(Root, StageManifest.FileName);
 }
 
 /// <summary>
@@ -164,30 +166,30 @@ public static class SyntheticDatasetWriter
         w.WriteString("data_subtype", "val");
     }
 
+    /// <summary>manifest.json (kind synthetic): the caption shards for curate/pack/train, the SFT and evaluation files by role, the counts.</summary>
     private static void WriteManifest(SyntheticDataset data, SyntheticDatasetLayout layout, IReadOnlyList<string> shards)
     {
         var o = data.Options;
-        WriteJsonFile(layout.Manifest, w =>
+        string Rel(string path) => Path.GetRelativePath(layout.Root, path);
+        var byType = new JsonObject();
+        foreach (var g in data.EvalQuestions.GroupBy(q => q.Question.QuestionTypeName).OrderBy(g => g.Key, StringComparer.Ordinal)) byType[g.Key] = g.Count();
+        new StageManifest
         {
-            w.WriteStartObject();
-            w.WriteNumber("seed", o.Seed);
-            w.WriteNumber("image_size", o.ImageSize);
-            w.WriteNumber("noise_fraction", o.NoiseFraction);
-            w.WriteNumber("annotator_disagreement", o.AnnotatorDisagreement);
-            w.WriteNumber("pretrain_pairs", data.Pretrain.Count);
-            w.WriteNumber("pretrain_noisy_pairs", data.Pretrain.Count(p => p.IsNoise));
-            w.WriteString("pretrain_shards", Path.GetRelativePath(layout.Root, layout.PretrainShardSpec(shards.Count)));
-            w.WriteNumber("pretrain_shard_count", shards.Count);
-            w.WriteNumber("sft_records", data.Sft.Count);
-            w.WriteNumber("sft_turns", data.Sft.Sum(r => r.Conversations.Count / 2));
-            w.WriteNumber("eval_images", data.EvalImages.Count);
-            w.WriteNumber("eval_questions", data.EvalQuestions.Count);
-            w.WriteStartObject("eval_questions_by_type");
-            foreach (var g in data.EvalQuestions.GroupBy(q => q.Question.QuestionTypeName).OrderBy(g => g.Key, StringComparer.Ordinal))
-                w.WriteNumber(g.Key, g.Count());
-            w.WriteEndObject();
-            w.WriteEndObject();
-        });
+            Kind = StageKinds.Synthetic,
+            Shards = [.. shards.Select(Rel)],
+            Files = new()
+            {
+                ["sft_json"] = Rel(layout.SftJson), ["sft_images"] = Rel(layout.SftImageRoot),
+                ["eval_questions"] = Rel(layout.EvalQuestions), ["eval_annotations"] = Rel(layout.EvalAnnotations), ["eval_images"] = Rel(layout.EvalImageRoot),
+            },
+            Details = new JsonObject
+            {
+                ["seed"] = o.Seed, ["image_size"] = o.ImageSize, ["noise_fraction"] = o.NoiseFraction, ["annotator_disagreement"] = o.AnnotatorDisagreement,
+                ["pretrain_pairs"] = data.Pretrain.Count, ["pretrain_noisy_pairs"] = data.Pretrain.Count(p => p.IsNoise),
+                ["sft_records"] = data.Sft.Count, ["sft_turns"] = data.Sft.Sum(r => r.Conversations.Count / 2),
+                ["eval_images"] = data.EvalImages.Count, ["eval_questions"] = data.EvalQuestions.Count, ["eval_questions_by_type"] = byType,
+            },
+        }.Write(layout.Root);
     }
 
     private static byte[] Json(Action<Utf8JsonWriter> write, bool indented = true)

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Model;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
@@ -26,10 +27,6 @@ namespace OpenQwen2VL.Training;
 /// </summary>
 public sealed class Trainer
 {
-    /// <summary>Tokenizer and config files copied from the LLM folder into the HF export when present.</summary>
-    static readonly string[] HfSideFiles =
-        ["tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json", "added_tokens.json", "generation_config.json"];
-
     readonly ITrainableModel _model;
     readonly IBatchSource _data;
     readonly TrainerOptions _o;
@@ -40,7 +37,7 @@ public sealed class Trainer
     public Trainer(ITrainableModel model, IBatchSource data, TrainerOptions options)
     {
         _model = model; _data = data; _o = options; _cfg = options.Config;
-        _store = new CheckpointStore(Path.Combine(options.RunDirectory, "checkpoints"), _cfg.KeepLastCheckpoints);
+        _store = new CheckpointStore(Path.Combine(options.RunDirectory, RunLayout.Checkpoints), _cfg.KeepLastCheckpoints);
         _trained = [];
         if (_cfg.TrainLlm) _trained.Add(ModelComponent.Llm);
         if (_cfg.TrainProjector) _trained.Add(ModelComponent.Projector);
@@ -58,7 +55,7 @@ public sealed class Trainer
 
     sealed class PendingStep
     {
-        public int Step; public double Lr; public long Positions; public int Images; public double Flops;
+        public int Step; public double Lr; public double TokensPerSecond, ImagesPerSecond, FlopsPerSecond;
         public required Tensor Loss, Norm, Apply, Padding;
         public void Dispose() { Loss.Dispose(); Norm.Dispose(); Apply.Dispose(); Padding.Dispose(); }
     }
@@ -67,7 +64,7 @@ public sealed class Trainer
     {
         var run = _o.RunDirectory;
         Directory.CreateDirectory(run);
-        WriteAtomic(Path.Combine(run, "config.json"), _cfg.ToJson());
+        WriteAtomic(Path.Combine(run, RunLayout.Config), _cfg.ToJson());
         int world = _o.Collective.WorldSize;
         int accum = _cfg.AccumulationSteps(world);
         var device = _o.Device;
@@ -100,10 +97,11 @@ public sealed class Trainer
         else if (_store.Latest() is not null)
             throw new TrainingException($"{run} already has checkpoints: pass --resume to continue it, or choose a new --out");
 
-        var metrics = new MetricsLog(Path.Combine(run, "metrics.jsonl"), step);
+        var metrics = new MetricsLog(Path.Combine(run, RunLayout.Metrics), step);
         var pending = new List<PendingStep>();
         var clock = Stopwatch.StartNew();
-        double windowStart = 0;
+        var throughput = new ThroughputMeter();
+        throughput.Start(0);
         int startStep = step, lastSaved = _o.Resume ? step : -1;
         double firstLoss = double.NaN, lastLoss = double.NaN;
         long tokensSeen = 0;
@@ -112,19 +110,14 @@ public sealed class Trainer
         void Flush()
         {
             if (pending.Count == 0) return;
-            double now = clock.Elapsed.TotalSeconds, dt = Math.Max(1e-9, now - windowStart);
-            windowStart = now;
+            double now = clock.Elapsed.TotalSeconds;
             using var scope = NewDisposeScope();
             var loss = stack(pending.Select(p => p.Loss).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
             var norm = stack(pending.Select(p => p.Norm).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
             var apply = stack(pending.Select(p => p.Apply).ToArray()).cpu().data<float>().ToArray();
             var pad = stack(pending.Select(p => p.Padding).ToArray()).to(ScalarType.Float64).cpu().data<double>().ToArray();
-            long positions = pending.Sum(p => p.Positions);
-            int images = pending.Sum(p => p.Images);
-            double flops = pending.Sum(p => p.Flops);
-            double? mfu = _cfg.PeakFlops > 0 ? flops / dt / _cfg.PeakFlops : null;
             var lines = pending.Select((p, i) => new StepMetrics(p.Step, loss[i], p.Lr, norm[i], apply[i] == 0,
-                positions / dt, images / dt, pad[i], mfu, elapsedBefore + now, _cfg.MaxSteps)).ToList();
+                p.TokensPerSecond, p.ImagesPerSecond, pad[i], _cfg.PeakFlops > 0 ? p.FlopsPerSecond / _cfg.PeakFlops : null, elapsedBefore + now, _cfg.MaxSteps)).ToList();
             metrics.Append(lines);
             foreach (var l in lines.Where(l => !l.Skipped))
             {
@@ -149,8 +142,10 @@ public sealed class Trainer
         while (step < _cfg.MaxSteps)
         {
             if ((_o.StopAt is int stopAt && step >= stopAt) || _o.Cancellation.IsCancellationRequested) { interrupted = true; break; }
-            var p = RunStep(step, accum, masters, optimizer, schedule, inRow, skipped);
-            tokensSeen += p.Positions;
+            var (p, work) = RunStep(step, accum, masters, optimizer, schedule, inRow, skipped);
+            tokensSeen += work.Positions;
+            throughput.StepCompleted(clock.Elapsed.TotalSeconds, work.Positions, work.Images, work.Flops);
+            (p.TokensPerSecond, p.ImagesPerSecond, p.FlopsPerSecond) = throughput.Rates();
             pending.Add(p);
             step++;
             if (step % Math.Max(1, _cfg.LogEvery) == 0 || step == _cfg.MaxSteps) Flush();
@@ -161,11 +156,11 @@ public sealed class Trainer
         string? finalDir = null;
         if (!interrupted)
         {
-            finalDir = Path.Combine(run, "final");
+            finalDir = Path.Combine(run, RunLayout.Final);
             using var scope = NewDisposeScope();
-            WriteFinal(finalDir, step, masters);
+            WriteFinal(finalDir, masters);
         }
-        var all = File.Exists(Path.Combine(run, "metrics.jsonl")) ? MetricsLog.Read(Path.Combine(run, "metrics.jsonl")) : [];
+        var all = File.Exists(Path.Combine(run, RunLayout.Metrics)) ? MetricsLog.Read(Path.Combine(run, RunLayout.Metrics)) : [];
         if (all.Count > 0) LossCurvePlot.Save(all, Path.Combine(run, "loss.png"), $"{_cfg.Stage} loss");
         if (all.Count > 0 && double.IsNaN(firstLoss)) firstLoss = all.First(m => !m.Skipped).Loss;
         int skippedTotal = (int)skipped.item<float>();
@@ -173,7 +168,10 @@ public sealed class Trainer
             elapsedBefore + clock.Elapsed.TotalSeconds, tokensSeen, finalDir, lastCheckpoint);
     }
 
-    PendingStep RunStep(int step, int accum, MasterWeights masters, MaskedAdamW optimizer, WarmupCosineSchedule schedule, Tensor inRow, Tensor skipped)
+    /// <summary>Work of one optimiser step over all ranks: positions (ids + visual tokens, padding included), images, estimated FLOPs.</summary>
+    readonly record struct StepWork(long Positions, int Images, double Flops);
+
+    (PendingStep, StepWork) RunStep(int step, int accum, MasterWeights masters, MaskedAdamW optimizer, WarmupCosineSchedule schedule, Tensor inRow, Tensor skipped)
     {
         var device = _o.Device;
         long microSequences = 0;
@@ -213,14 +211,15 @@ public sealed class Trainer
             }
             long rows = batches.Sum(b => b.InputIds.shape[0]);
             double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision) * _o.Collective.WorldSize;
-            return new PendingStep
+            int world = _o.Collective.WorldSize;
+            return (new PendingStep
             {
-                Step = step, Lr = lr, Positions = positions * _o.Collective.WorldSize, Images = images * _o.Collective.WorldSize, Flops = flops,
+                Step = step, Lr = lr,
                 Loss = (lossSum / denom).DetachFromDisposeScope(),
                 Norm = norm.DetachFromDisposeScope(),
                 Apply = apply.DetachFromDisposeScope(),
                 Padding = padding.div(positionCount).DetachFromDisposeScope(),
-            };
+            }, new StepWork(positions * world, images * world, flops));
         }
         catch (Exception e) when (IsOutOfMemory(e))
         {
@@ -258,14 +257,19 @@ public sealed class Trainer
             yield return (p.Name, master.TryGetValue(p.Key, out var m) ? m : p.Parameter);
     }
 
-    static string FileOf(ModelComponent c) => $"{c.ToString().ToLowerInvariant()}.safetensors";
+    static string FileOf(ModelComponent c) => c switch
+    {
+        ModelComponent.Llm => RunLayout.LlmWeights,
+        ModelComponent.Projector => RunLayout.ProjectorWeights,
+        _ => RunLayout.VisionWeights,
+    };
 
     void SaveCheckpoint(string dir, int step, MasterWeights masters, MaskedAdamW optimizer, Tensor inRow, Tensor skipped, double elapsed)
     {
         foreach (var c in SavedComponents())
             SafetensorsExport.Save(ComponentWeights(c, masters), Path.Combine(dir, FileOf(c)));
         SafetensorsExport.Save(optimizer.StateTensors(), Path.Combine(dir, "optimizer.safetensors"));
-        File.WriteAllText(Path.Combine(dir, "config.json"), _cfg.ToJson());
+        File.WriteAllText(Path.Combine(dir, RunLayout.Config), _cfg.ToJson());
         using var rng = get_rng_state();
         new TrainerState
         {
@@ -308,34 +312,21 @@ public sealed class Trainer
         return state;
     }
 
-    void WriteFinal(string finalDir, int step, MasterWeights masters)
+    /// <summary>
+    /// The exported model (<see cref="RunLayout"/>): every component's weights under HF names (trained ones from the fp32
+    /// masters) in llm/, vision/ and projector.safetensors, then the configs, tokenizer and manifest the caller writes;
+    /// built in a temp folder and renamed into place, so final/ is complete or absent.
+    /// </summary>
+    void WriteFinal(string finalDir, MasterWeights masters)
     {
         string tmp = finalDir + ".tmp";
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-        Directory.CreateDirectory(tmp);
-        foreach (var c in SavedComponents())
-            SafetensorsExport.Save(ComponentWeights(c, masters), Path.Combine(tmp, FileOf(c)));
-        // HF export: the LLM as a transformers model folder, the projector next to it, and a manifest.
-        string hf = Path.Combine(tmp, "hf");
-        Directory.CreateDirectory(hf);
-        SafetensorsExport.Save(ComponentWeights(ModelComponent.Llm, masters), Path.Combine(hf, "model.safetensors"));
-        SafetensorsExport.Save(ComponentWeights(ModelComponent.Projector, masters), Path.Combine(hf, "projector.safetensors"));
-        if (_model.LlmConfigJson is string cfgJson) File.WriteAllText(Path.Combine(hf, "config.json"), cfgJson);
-        if (_o.TokenizerDirectory is string tokDir)
-            foreach (var f in HfSideFiles.Where(f => File.Exists(Path.Combine(tokDir, f))))
-                File.Copy(Path.Combine(tokDir, f), Path.Combine(hf, f), overwrite: true);
-        var manifest = new JsonObject
-        {
-            ["stage"] = _cfg.Stage.ToString().ToLowerInvariant(),
-            ["steps"] = step,
-            ["llm"] = "model.safetensors",
-            ["projector"] = "projector.safetensors",
-            ["visual_pool_side"] = _cfg.VisualPoolSide,
-            ["visual_tokens_per_image"] = _model.VisualTokensPerImage,
-            ["vision_trained"] = _cfg.TrainVision,
-            ["provenance"] = new JsonObject(_o.Provenance.Select(kv => KeyValuePair.Create(kv.Key, (JsonNode?)kv.Value))),
-        };
-        File.WriteAllText(Path.Combine(hf, "manifest.json"), manifest.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        Directory.CreateDirectory(Path.Combine(tmp, RunLayout.ModelLlm));
+        Directory.CreateDirectory(Path.Combine(tmp, RunLayout.ModelVision));
+        SafetensorsExport.Save(ComponentWeights(ModelComponent.Llm, masters), Path.Combine(tmp, RunLayout.ModelLlm, RunLayout.HfWeights));
+        SafetensorsExport.Save(ComponentWeights(ModelComponent.Vision, masters), Path.Combine(tmp, RunLayout.ModelVision, RunLayout.HfWeights));
+        SafetensorsExport.Save(ComponentWeights(ModelComponent.Projector, masters), Path.Combine(tmp, RunLayout.ModelProjector));
+        _o.WriteModelFiles?.Invoke(tmp);
         if (Directory.Exists(finalDir)) Directory.Delete(finalDir, true);
         Directory.Move(tmp, finalDir);
     }

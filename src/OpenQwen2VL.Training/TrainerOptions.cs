@@ -22,8 +22,9 @@ public sealed class TrainerOptions
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
     /// <summary>Cancelled by Ctrl-C / SIGTERM: the current step finishes, a checkpoint is saved, the run returns.</summary>
     public CancellationToken Cancellation { get; init; }
-    /// <summary>Provenance for final/manifest.json (where the vision tower and LLM came from).</summary>
-    public IReadOnlyDictionary<string, string> Provenance { get; init; } = new Dictionary<string, string>();
-    /// <summary>Folder whose tokenizer files are copied into the HF export (null: none).</summary>
-    public string? TokenizerDirectory { get; init; }
+    /// <summary>
+    /// Writes the exported model's configs, tokenizer and manifest into the folder that becomes final/ (after the
+    /// trainer has written the weights there); null leaves final/ with weights only.
+    /// </summary>
+    public Action<string>? WriteModelFiles { get; init; }
 }

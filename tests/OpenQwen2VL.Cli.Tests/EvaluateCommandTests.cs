@@ -23,7 +23,7 @@ public sealed class EvaluateCommandTests
 
     private static string[] ModelFlags() =>
         ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"),
-         "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--pool", ReferenceFixtures.PoolSizes()[0].ToString(CultureInfo.InvariantCulture)];
+         "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--visual-tokens", (ReferenceFixtures.PoolSizes()[0] * ReferenceFixtures.PoolSizes()[0]).ToString(CultureInfo.InvariantCulture)];
 
     [Fact]
     public void ModelAnswersEqualGenerateWithTheSameChatPrompt()
@@ -33,7 +33,7 @@ public sealed class EvaluateCommandTests
         string[] model = ModelFlags();
         string outDir = Path.Combine(dir.Path, "eval");
         var (rc, _, error) = Invoke(["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations,
-            "--images", layout.EvalImageRoot, "--out", outDir, "--style", "chat", .. model]);
+            "--images", layout.EvalImageRoot, "--out", outDir, "--prompt-format", "chatml", .. model]);
         Assert.Equal(0, rc);
         Assert.Contains("loaded", error);
 
@@ -42,7 +42,7 @@ public sealed class EvaluateCommandTests
         foreach (var p in predictions)
         {
             string question = p.GetProperty("question").GetString()!;
-            var (grc, output, _) = Invoke(["generate", .. model, "--chat", "--image", p.GetProperty("image").GetString()!,
+            var (grc, output, _) = Invoke(["generate", .. model, "--prompt-format", "chatml", "--image", p.GetProperty("image").GetString()!,
                 "--prompt", $"<image>\nQuestion: {question}\n{VqaPromptBuilder.Instruction}", "--max-new-tokens", "16"]);
             Assert.Equal(0, grc);
             string generated = output.TrimEnd('\n');
@@ -59,12 +59,28 @@ public sealed class EvaluateCommandTests
         using var dir = new TempDir();
         var layout = EvalSplit(dir, questions: 1);
         string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
-        Assert.Contains("--vision", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", ReferenceFixtures.File("qwen2")])).Message);
-        Assert.Contains("exactly one", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--llm", ReferenceFixtures.File("qwen2"),
-            "--vision", ReferenceFixtures.File("siglip")])).Message);
-        Assert.Contains("--style", Assert.Throws<CliUserException>(() => Invoke([.. data, "--baseline", "majority", "--style", "poem"])).Message);
-        Assert.Contains("folder not found", Assert.Throws<CliUserException>(() => Invoke([.. data, "--llm", Path.Combine(dir.Path, "nope"),
-            "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors")])).Message);
+        Assert.Contains("--vision", CliInvocation.UserError([.. data, "--llm", ReferenceFixtures.File("qwen2")]));
+        Assert.Contains("exactly one", CliInvocation.UserError([.. data, "--baseline", "majority", "--llm", ReferenceFixtures.File("qwen2"),
+            "--vision", ReferenceFixtures.File("siglip")]));
+        Assert.Contains("--prompt-format", CliInvocation.UserError([.. data, "--baseline", "majority", "--prompt-format", "poem"]));
+        Assert.Contains("folder not found", CliInvocation.UserError([.. data, "--llm", Path.Combine(dir.Path, "nope"),
+            "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors")]));
+        Assert.Contains("--data", CliInvocation.UserError([.. data, "--data", layout.Root, "--baseline", "majority"]));
+    }
+
+    [Fact]
+    public void DataFolderOfSynthGivesTheSameSplitAsTheThreePaths()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 2, images: 2);
+        string a = Path.Combine(dir.Path, "a"), b = Path.Combine(dir.Path, "b");
+        var (rc1, _, _) = Invoke("evaluate", "--data", layout.Root, "--baseline", "majority-per-type", "--out", a);
+        var (rc2, _, _) = Invoke("evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot,
+            "--baseline", "majority-per-type", "--out", b);
+        Assert.Equal((0, 0), (rc1, rc2));
+        string Predictions(string d) => File.ReadAllText(Directory.GetFiles(d, "*_predictions.jsonl").Single());
+        Assert.Equal(4, Predictions(a).Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.Equal(Predictions(b), Predictions(a));
     }
 
     [Fact]
@@ -76,7 +92,7 @@ public sealed class EvaluateCommandTests
         File.WriteAllBytes(files[1], File.ReadAllBytes(files[1])[..20]); // a JPEG cut off after its first bytes
         string outDir = Path.Combine(dir.Path, "eval");
         string[] data = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
-        var (rc, _, _) = Invoke([.. data, "--out", outDir, "--style", "chat", .. ModelFlags()]);
+        var (rc, _, _) = Invoke([.. data, "--out", outDir, "--prompt-format", "chatml", .. ModelFlags()]);
         Assert.Equal(0, rc);
 
         // asked = answered + skipped, and the skipped question is the one on the broken image.
@@ -90,6 +106,6 @@ public sealed class EvaluateCommandTests
 
         // Nothing answerable: a one-line error, not a stack trace.
         foreach (var f in files) File.WriteAllBytes(f, [1, 2, 3]);
-        Assert.Contains("no question could be asked", Assert.Throws<CliUserException>(() => Invoke([.. data, .. ModelFlags()])).Message);
+        Assert.Contains("no question could be asked", CliInvocation.Failure(2, afterProgress: true, [.. data, .. ModelFlags()]));
     }
 }

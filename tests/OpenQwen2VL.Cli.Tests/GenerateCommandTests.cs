@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using OpenQwen2VL.Cli;
 using OpenQwen2VL.Cli.Commands;
+using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Model.Checkpoints;
 
 namespace OpenQwen2VL.Tests.Integration;
@@ -26,12 +27,13 @@ public sealed class GenerateCommandTests
             // gen_prompt is `<s> IMG \n` with image 0 (fixture README); the same text through our tokenizer.
             var images = JsonSerializer.Deserialize<string[]>(ReferenceFixtures.Metadata("preprocess_case.safetensors")["files"])!;
             string[] weights = prismatic
-                ? ["--prismatic", ReferenceFixtures.File(PrismaticCheckpoint.FileName)]
+                ? ["--model", ReferenceFixtures.File(PrismaticCheckpoint.FileName)]
                 : ["--projector", ReferenceFixtures.File("projector.safetensors")];
+            int pool = ReferenceFixtures.PoolSizes()[0];
             var (rc, output, error) = Invoke([
                 "generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), .. weights,
                 "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--image", ReferenceFixtures.File("images", images[0]),
-                "--prompt", "<s><image>\n", "--pool", ReferenceFixtures.PoolSizes()[0].ToString(System.Globalization.CultureInfo.InvariantCulture),
+                "--prompt", "<s><image>\n", "--visual-tokens", (pool * pool).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-new-tokens", expected.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), "--show-ids",
             ]);
             Assert.Equal(0, rc);
@@ -54,7 +56,7 @@ public sealed class GenerateCommandTests
     public void ChatPromptIsChatMlWithOpenAssistantTurn()
     {
         var tokenizer = OpenQwen2VL.Data.Tokenization.BpeTokenizer.Load(ReferenceFixtures.File("tokenizer.json"));
-        var ids = GenerateCommand.PromptIds(tokenizer, "What is this?", images: 1, chat: true);
+        var ids = GenerateCommand.PromptIds(tokenizer, "What is this?", images: 1, PromptFormatChoice.Chatml);
         var text = tokenizer.Decode(ids.Where(i => i >= 0).Select(i => (int)i).ToArray());
         Assert.Equal(1, ids.Count(i => i == OpenQwen2VL.Data.Prompts.MultimodalTokens.ImageMarker));
         Assert.StartsWith("<|im_start|>system\n", text);
@@ -62,19 +64,29 @@ public sealed class GenerateCommandTests
     }
 
     [Fact]
+    public void PlainPromptStartsWithBosOnce()
+    {
+        var tokenizer = OpenQwen2VL.Data.Tokenization.BpeTokenizer.Load(ReferenceFixtures.File("tokenizer.json"));
+        int bos = tokenizer.RequireId("<s>");
+        var added = GenerateCommand.PromptIds(tokenizer, "<image>\nA photo of", images: 1, PromptFormatChoice.Plain);
+        var given = GenerateCommand.PromptIds(tokenizer, "<s><image>\nA photo of", images: 1, PromptFormatChoice.Plain);
+        Assert.Equal(given, added);
+        Assert.Equal(bos, added[0]);
+        Assert.Equal(1, added.Count(i => i == bos));
+    }
+
+    [Fact]
     public void BadPathsAreOneLineUserErrors()
     {
-        var args = new[] { "generate", "--llm", "/nonexistent/llm", "--vision", ReferenceFixtures.File("siglip"),
-            "--projector", ReferenceFixtures.File("projector.safetensors"), "--prompt", "hi" };
-        var e = Assert.Throws<CliUserException>(() => Invoke(args));
-        Assert.Contains("/nonexistent/llm", e.Message);
-        Assert.DoesNotContain('\n', e.Message);
-        Assert.Equal(2, Program.Main(args));
-
-        Assert.Throws<CliUserException>(() => Invoke("generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"),
-            "--projector", ReferenceFixtures.File("projector.safetensors"), "--image", "/nonexistent.jpg", "--prompt", "hi"));
+        string[] parts = ["--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"), "--prompt", "hi"];
+        Assert.Contains("/nonexistent/llm", CliInvocation.UserError(["generate", "--llm", "/nonexistent/llm", .. parts]));
+        Assert.Contains("/nonexistent.jpg", CliInvocation.UserError(["generate", "--llm", ReferenceFixtures.File("qwen2"), .. parts, "--image", "/nonexistent.jpg"]));
         // A folder that is not a SigLIP checkpoint: the loader's error becomes a user error too.
-        Assert.Throws<CliUserException>(() => Invoke("generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("qwen2"),
-            "--projector", ReferenceFixtures.File("projector.safetensors"), "--prompt", "hi"));
+        CliInvocation.UserError("generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("qwen2"),
+            "--projector", ReferenceFixtures.File("projector.safetensors"), "--prompt", "hi");
+        // The released checkpoint holds weights only: without --llm the one line says what to add.
+        Assert.Contains("--llm", CliInvocation.UserError("generate", "--model", ReferenceFixtures.File(PrismaticCheckpoint.FileName), "--prompt", "hi"));
+        // An HF LLM folder is not a VLM.
+        Assert.Contains("--llm", CliInvocation.UserError("generate", "--model", ReferenceFixtures.File("qwen2"), "--prompt", "hi"));
     }
 }

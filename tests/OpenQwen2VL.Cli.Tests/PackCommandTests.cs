@@ -13,12 +13,11 @@ public class PackCommandTests
         using var tmp = new TempDir();
         SyntheticCaptionShards.Write(tmp.File("in"), 2, 6, imageSide: 24);
         var outDir = tmp.File("out");
-        int rc = OpenQwen2VL.Cli.Program.BuildRoot().Parse([
+        var (rc, _, err) = OpenQwen2VL.Tests.Integration.CliInvocation.Invoke(
             "pack", "--input", Path.Combine(tmp.File("in"), "{00000..00002}.tar"),
-            "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--output", outDir,
-            "--capacity", "300", "--visual-tokens", "16", "--per-shard", "--over-capacity", "truncate", "--seed", "2",
-        ]).Invoke();
-        Assert.Equal(0, rc);
+            "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", outDir,
+            "--capacity", "300", "--visual-tokens", "16", "--per-shard", "--over-capacity", "truncate", "--seed", "2");
+        Assert.True(rc == 0, err);
         var stats = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "stats.json")))!;
         Assert.Equal(12, (long)stats["input_samples"]!);
         Assert.Equal(12, (long)stats["kept"]!);

@@ -56,20 +56,20 @@ public class DemoPipelineTests
                 Assert.All(model.Losses, l => Assert.True(double.IsFinite(l) && l > 0));
                 var lines = File.ReadAllLines(Path.Combine(outDir, "work", run, "metrics.jsonl"));
                 Assert.Equal(model.Losses[^1], JsonDocument.Parse(lines[^1]).RootElement.GetProperty("loss").GetDouble(), 9);
-                foreach (var f in new[] { "llm.safetensors", "vision.safetensors", "projector.safetensors" })
-                    Assert.True(File.Exists(Path.Combine(model.CheckpointDir, f)), f);
+                foreach (var f in new[] { "manifest.json", "llm/model.safetensors", "llm/config.json", "llm/tokenizer.json", "vision/model.safetensors", "vision/config.json", "projector.safetensors" })
+                    Assert.True(File.Exists(Path.Combine(model.RunDir, "final", f)), f);
                 Assert.True(File.Exists(model.LossPlotPng));
             }
             // The pre-trained tower is the VLM's vision, byte for byte, through both (frozen) stages: every backbone
             // tensor comes from the tower file, whose extra tensors are only the last block, post-layernorm and head.
             var tower = root.GetProperty("vision_tower");
             Assert.InRange(tower.GetProperty("held_out_top1").GetDouble(), 0, 1);
-            using (var towerFile = SafetensorsCheckpoint.Open(report.VisionTower!.WeightsPath))
+            using (var towerFile = SafetensorsCheckpoint.Open(report.VisionTower!.Folder))
             {
                 var towerTensors = new SafetensorsCheckpointTensors(towerFile);
                 foreach (var model in new[] { report.Pretrained!, report.Finetuned! })
                 {
-                    using var vlmFile = SafetensorsCheckpoint.Open(Path.Combine(model.CheckpointDir, "vision.safetensors"));
+                    using var vlmFile = SafetensorsCheckpoint.Open(Path.Combine(model.RunDir, "final", "vision"));
                     var vlmTensors = new SafetensorsCheckpointTensors(vlmFile);
                     Assert.NotEmpty(vlmTensors.Names);
                     foreach (var name in vlmTensors.Names)

@@ -28,8 +28,14 @@ public class SftBatchSourceTests
         string json = Path.Combine(dir, "sft.json");
         File.WriteAllText(json, JsonSerializer.Serialize(records));
 
-        using var source = BatchSourceSpec.Open($"sft:{json},{Path.Combine(dir, "img")}", microBatch: 3, imageSize: 16, tokenizer.VocabSize, seed: 1, rank: 0, world: 1,
-            tokenizerPath, visualTokensPerImage: 16, contextLength: 512);
+        var data = TrainingData.Resolve($"sft:{json},{Path.Combine(dir, "img")}", OpenQwen2VL.Training.Config.Stage.Sft);
+        Assert.Equal(TrainingDataKind.Sft, data.Kind);
+        int padId = tokenizer.TokenToId("<|endoftext|>")!.Value;
+        using var source = data.Open(new TrainingDataOpenOptions
+        {
+            MicroBatch = 3, Preprocessor = OpenQwen2VL.Data.Images.ImagePreprocessor.ResizeNaive(16), Tokenizer = tokenizer,
+            VisualTokensPerImage = 16, SequenceLength = 512, Seed = 1, PadId = padId,
+        });
         using var batch = source.Next();
         var ids = batch.InputIds.data<long>().ToArray();
         var labels = batch.Labels.data<long>().ToArray();
@@ -46,6 +52,9 @@ public class SftBatchSourceTests
     [Theory]
     [InlineData("sft:only-a-json.json")]
     [InlineData("sft:/nonexistent/sft.json,/nonexistent/img")]
-    public void BadSftSpecsAreArgumentErrors(string spec) =>
-        Assert.Throws<ArgumentException>(() => BatchSourceSpec.Open(spec, 1, 16, 100, 1, 0, 1, ReferenceFixtures.File("tokenizer.json")));
+    public void BadSftSpecsAreOneLineContractErrors(string spec)
+    {
+        var e = Assert.Throws<OpenQwen2VL.Data.Manifests.StageContractException>(() => TrainingData.Resolve(spec, OpenQwen2VL.Training.Config.Stage.Sft));
+        Assert.DoesNotContain('\n', e.Message);
+    }
 }

@@ -9,11 +9,12 @@ public class StageConfigTests
     public void StageDefaultsFollowTheNotes()
     {
         var pre = StageConfig.ForStage(Stage.Pretrain);
-        Assert.Equal((5e-5, 0.01, 1.0, 0.03, 7L, 12), (pre.LearningRate, pre.WeightDecay, pre.GradClipNorm, pre.WarmupRatio, pre.Seed, pre.VisualPoolSide));
+        Assert.Equal((5e-5, 0.01, 1.0, 0.03, 7L, 144), (pre.LearningRate, pre.WeightDecay, pre.GradClipNorm, pre.WarmupRatio, pre.Seed, pre.VisualTokens));
         Assert.False(pre.TrainVision);
         Assert.True(pre.ActivationCheckpointing);
         var sft = StageConfig.ForStage(Stage.Sft);
-        Assert.Equal((2e-5, 0.1, 128, 27), (sft.LearningRate, sft.WeightDecay, sft.GlobalBatchSequences, sft.VisualPoolSide));
+        // SFT: no pooling (null = the tower's full grid, 27x27 for SO400M), the "low-to-high" switch.
+        Assert.Equal((2e-5, 0.1, 128, (int?)null), (sft.LearningRate, sft.WeightDecay, sft.GlobalBatchSequences, sft.VisualTokens));
         var align = StageConfig.ForStage(Stage.Align);
         Assert.False(align.TrainLlm);
         Assert.True(align.TrainProjector);

@@ -49,7 +49,6 @@ public sealed class StandInVlm : ITrainableModel
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
     public ModelShape Shape { get; }
     public int VisualTokensPerImage => 1;
-    public string? LlmConfigJson => null;
 
     public IReadOnlyList<NamedParameter> Parameters() =>
         _net.named_parameters().Select(np =>

@@ -23,9 +23,8 @@ public class TrainerTests
         Assert.Equal(Enumerable.Range(0, 150), m.Select(x => x.Step));
         Assert.True(r.LastLoss < 0.1 * m[0].Loss, $"loss {m[0].Loss} -> {r.LastLoss}");
         Assert.True(File.Exists(Path.Combine(dir, "loss.png")));
-        Assert.True(File.Exists(Path.Combine(dir, "final", "llm.safetensors")));
-        Assert.True(File.Exists(Path.Combine(dir, "final", "hf", "model.safetensors")));
-        Assert.True(File.Exists(Path.Combine(dir, "final", "hf", "manifest.json")));
+        foreach (var f in new[] { "llm/model.safetensors", "vision/model.safetensors", "projector.safetensors" })
+            Assert.True(File.Exists(Path.Combine(dir, "final", f)), f);
         Assert.True(File.Exists(Path.Combine(dir, "config.json")));
         Assert.All(m, x => Assert.InRange(x.PaddingFraction, 0.0, 1.0));
         Assert.Contains(m, x => x.PaddingFraction > 0);
@@ -68,7 +67,7 @@ public class TrainerTests
             Assert.True(second.Finished);
             Assert.Equal(4, second.StartStep);
         }
-        foreach (var f in new[] { "llm.safetensors", "projector.safetensors", "vision.safetensors", "hf/model.safetensors" })
+        foreach (var f in new[] { "llm/model.safetensors", "projector.safetensors", "vision/model.safetensors" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "final", f)), File.ReadAllBytes(Path.Combine(split, "final", f)));
         var m1 = MetricsLog.Read(Path.Combine(straight, "metrics.jsonl"));
         var m2 = MetricsLog.Read(Path.Combine(split, "metrics.jsonl"));
@@ -125,7 +124,7 @@ public class TrainerTests
         var r = Train(model, Config(steps: 60) with { Precision = "bf16", LogEvery = 20 }, dir);
         Assert.All(model.Parameters(), p => Assert.Equal(ScalarType.BFloat16, p.Parameter.dtype));
         Assert.True(r.LastLoss < 0.5 * r.FirstLoss, $"loss {r.FirstLoss} -> {r.LastLoss}");
-        using var f = OpenQwen2VL.Data.Formats.SafetensorsFile.Open(Path.Combine(dir, "final", "llm.safetensors"));
+        using var f = OpenQwen2VL.Data.Formats.SafetensorsFile.Open(Path.Combine(dir, "final", "llm", "model.safetensors"));
         Assert.All(f.Entries, e => Assert.Equal("F32", e.DType));
     }
 }

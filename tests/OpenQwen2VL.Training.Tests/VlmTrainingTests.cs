@@ -18,12 +18,16 @@ public class VlmTrainingTests
 {
     const int VlmVocab = 128;
 
+    /// <summary>The tiny preset through the one loader, sized from the fixture tokenizer, pooled to 4x4.</summary>
+    static VlmTrainableModel Tiny(long seed) =>
+        new(VlmLoader.Load(ModelPresets.Source(ModelPreset.Tiny, ReferenceFixtures.File("tokenizer.json")), new VlmLoadSettings { Seed = seed, VisualTokens = 16 }).Model);
+
     static BatchStreamSource VlmData(int micro, VlmTrainableModel m) =>
         new(new SyntheticCaptionBatches(8, micro, imageSize: m.Vlm.Config.Vision.ImageSize, vocab: VlmVocab, seed: 3));
 
     static Dictionary<string, float[]> Grads(bool checkpointed)
     {
-        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        using var model = Tiny(seed: 4);
         model.SetTrainable(true, true, false);
         model.LayerCheckpoint = checkpointed ? ActivationCheckpoint.Apply : null;
         using var data = VlmData(2, model);
@@ -38,7 +42,7 @@ public class VlmTrainingTests
     [Fact]
     public void UnfrozenVisionTowerGetsGradientsAndAFrozenOneNone()
     {
-        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        using var model = Tiny(seed: 4);
         using var data = VlmData(2, model);
         using var batch = data.Next();
         foreach (bool trainVision in new[] { true, false })
@@ -59,7 +63,7 @@ public class VlmTrainingTests
     [Fact]
     public void LossFromPredictingPositionsOnlyEqualsTheLossOverFullLogits()
     {
-        using var model = VlmTrainableModel.Tiny(VlmVocab, seed: 4);
+        using var model = Tiny(seed: 4);
         using var data = VlmData(3, model);
         using var full = data.Next();
         using var scope = NewDisposeScope();
@@ -103,10 +107,10 @@ public class VlmTrainingTests
     [Fact]
     public void StopResumeIsBitExactFrozenVisionUntouchedAndExportReloadsWithSameLogits()
     {
-        var cfg = Config(steps: 4, global: 1, micro: 1, lr: 2e-3) with { ActivationCheckpointing = true, VisualPoolSide = 4 };
+        var cfg = Config(steps: 4, global: 1, micro: 1, lr: 2e-3) with { ActivationCheckpointing = true, VisualTokens = 16 };
         TrainingResult Run(string dir, int? stopAt, bool resume, long seed, out Dictionary<string, Tensor> before, out Dictionary<string, Tensor> after)
         {
-            using var m = VlmTrainableModel.Tiny(VlmVocab, seed);
+            using var m = Tiny(seed);
             before = Snapshot(m);
             var r = new Trainer(m, VlmData(1, m), new TrainerOptions { Config = cfg, RunDirectory = dir, StopAt = stopAt, Resume = resume, SaveFrozenComponents = true }).Run();
             after = Snapshot(m);
@@ -122,21 +126,18 @@ public class VlmTrainingTests
         var split = TempDir();
         Assert.True(Run(split, 2, false, 4, out _, out _).Interrupted);
         Assert.True(Run(split, null, true, 4, out _, out _).Finished);
-        foreach (var f in new[] { "llm.safetensors", "projector.safetensors", "vision.safetensors", "hf/model.safetensors" })
+        foreach (var f in new[] { "llm/model.safetensors", "projector.safetensors", "vision/model.safetensors" })
             Assert.Equal(File.ReadAllBytes(Path.Combine(straight, "final", f)), File.ReadAllBytes(Path.Combine(split, "final", f)));
 
-        // The HF export reloads into a fresh Qwen2ForCausalLM and gives the trained model's logits.
-        var hf = Path.Combine(straight, "final", "hf");
-        var reloadedConfig = Qwen2Config.Load(Path.Combine(hf, "config.json"));
-        using var reloaded = new Qwen2ForCausalLM(reloadedConfig);
-        CheckpointLoader.LoadInto(reloaded, hf, ScalarType.Float32, CPU);
-        using var trained = VlmTrainableModel.Tiny(VlmVocab, 4);
-        CheckpointLoader.LoadInto(trained.Vlm.Llm, Path.Combine(straight, "final", "llm.safetensors"), ScalarType.Float32, CPU);
+        // final/llm reloads into a fresh Qwen2ForCausalLM and gives the trained model's logits.
+        using var trained = Tiny(4);
+        using var reloaded = new Qwen2ForCausalLM(trained.Vlm.Config.Llm);
+        CheckpointLoader.LoadInto(reloaded, Path.Combine(straight, "final", "llm"), ScalarType.Float32, CPU);
+        CheckpointLoader.LoadInto(trained.Vlm.Llm, Path.Combine(straight, "final", "llm", "model.safetensors"), ScalarType.Float32, CPU);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = arange(0, 20, dtype: ScalarType.Int64).remainder(VlmVocab).unsqueeze(0);
         Assert.True(BitEqual(trained.Vlm.Llm.Logits(inputIds: ids), reloaded.Logits(inputIds: ids)));
-        Assert.True(File.Exists(Path.Combine(hf, "manifest.json")));
     }
 
     static Dictionary<string, Tensor> Snapshot(ITrainableModel m) =>

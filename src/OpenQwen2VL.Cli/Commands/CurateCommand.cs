@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Curation.Filtering;
 using Spectre.Console;
 
@@ -10,16 +11,20 @@ public sealed class CurateCommand : ICliCommand
     public Command Build()
     {
         var defaults = new DualEncoderTrainingOptions();
-        var input = new Option<string>("--input") { Description = "Input shards, e.g. data/{00000..00003}.tar", Required = true };
-        var output = new Option<string>("--output") { Description = "Output folder (kept shards, score parquets, histogram, stats)", Required = true };
+        var input = new Option<string>("--input")
+        {
+            Description = "image-caption shards: a folder from oqvl synth, a folder of .tar shards, or a spec data/{00000..00003}.tar",
+            Required = true, HelpName = "DIR|SPEC",
+        };
+        var output = CommonOptions.Out("output folder (kept shards, score parquets, histogram, stats, manifest.json)");
         var threshold = new Option<double?>("--threshold") { Description = "Keep pairs with cosine score >= T (default: Otsu's cut)" };
         var keepFraction = new Option<double?>("--keep-fraction") { Description = "Keep the top fraction F of pairs instead" };
         var metric = new Option<string>("--metric") { Description = "Score column prefix ({metric}_score)", DefaultValueFactory = _ => "tiny_siglip" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "HF tokenizer.json for caption tokens (words otherwise)" };
-        var epochs = new Option<int>("--epochs") { Description = "Filter training epochs", DefaultValueFactory = _ => defaults.Epochs };
-        var batch = new Option<int>("--batch-size") { Description = "Filter training batch size", DefaultValueFactory = _ => defaults.BatchSize };
-        var seed = new Option<int>("--seed") { Description = "Seed", DefaultValueFactory = _ => 7 };
-        var device = new Option<string>("--device") { Description = "cpu | cuda", DefaultValueFactory = _ => "cpu" };
+        var tokenizer = CommonOptions.Tokenizer("HF tokenizer.json for caption tokens (words otherwise)");
+        var epochs = CommonOptions.Positive("--epochs", "filter training epochs", defaults.Epochs);
+        var batch = CommonOptions.Positive("--batch-size", "filter training batch size", defaults.BatchSize);
+        var seed = CommonOptions.Seed();
+        var device = CommonOptions.Device();
 
         var cmd = new Command("curate", "Train a tiny SigLIP-style dual encoder on the pairs, score each pair, keep those above a threshold");
         foreach (var o in new Option[] { input, output, threshold, keepFraction, metric, tokenizer, epochs, batch, seed, device }) cmd.Options.Add(o);
@@ -32,12 +37,10 @@ public sealed class CurateCommand : ICliCommand
                 Device = r.GetValue(device)!, Seed = r.GetValue(seed),
                 Training = new DualEncoderTrainingOptions { Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch) },
             };
-            if (options.TokenizerPath is { } tok && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
-            if (options.Device is not ("cpu" or "cuda") && !options.Device.StartsWith("cuda:", StringComparison.Ordinal))
-                throw new CliUserException($"unknown --device '{options.Device}' (cpu | cuda)");
+            if (options.TokenizerPath is { } tok && !File.Exists(tok)) throw new CliUserException($"--tokenizer: file not found: {tok}");
             CurationResult result;
             try { result = CurationPipeline.Run(options, line => AnsiConsole.MarkupLineInterpolated($"[grey]{line}[/]")); }
-            catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException) { throw new CliUserException(e.Message); }
+            catch (ArgumentException e) { throw new CliUserException(e.Message); }
             Print(result);
             return 0;
         });
@@ -60,5 +63,6 @@ public sealed class CurateCommand : ICliCommand
         table.AddRow("train / total seconds", $"{r.TrainSeconds:F1} / {r.TotalSeconds:F1}");
         AnsiConsole.Write(table);
         Console.WriteLine($"kept shards: {r.KeptShardSpec}\nscores: {r.ScoresDir}\nhistogram: {r.HistogramPng}\nstats: {r.StatsJson}");
+        Console.WriteLine($"pack the kept pairs with oqvl pack --input {Path.GetDirectoryName(r.StatsJson)}");
     }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Demo;
 using Spectre.Console;
 
@@ -9,11 +10,11 @@ public sealed class DemoCommand : ICliCommand
 {
     public Command Build()
     {
-        var outDir = new Option<string>("--out") { Description = "Report folder", DefaultValueFactory = _ => "oqvl-demo" };
-        var quick = new Option<bool>("--quick") { Description = "Small sizes (about a minute on 2 cores)" };
-        var seed = new Option<int>("--seed") { Description = "Seed of every stage", DefaultValueFactory = _ => 7 };
-        var device = new Option<string>("--device") { Description = "cpu | cuda", DefaultValueFactory = _ => "cpu" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "HF tokenizer.json (default: the bundled small reference tokenizer)" };
+        var outDir = CommonOptions.Out("report folder (report.md, report.json, every stage's folder)", defaultValue: "oqvl-demo");
+        var quick = new Option<bool>("--quick") { Description = "small sizes (about a minute on 2 cores)" };
+        var seed = CommonOptions.Seed("seed of every stage");
+        var device = CommonOptions.Device();
+        var tokenizer = CommonOptions.Tokenizer("HF tokenizer.json (default: the embedded small reference tokenizer)");
         var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pre-training optimiser steps (default: by size)" };
         var sftSteps = new Option<int?>("--sft-steps") { Description = "SFT optimiser steps (default: by size)" };
 
@@ -26,7 +27,6 @@ public sealed class DemoCommand : ICliCommand
             string? parent = Path.GetDirectoryName(Path.GetFullPath(output));
             if (parent is not null && !Directory.Exists(parent)) throw new CliUserException($"parent folder of --out not found: {parent}");
             string dev = r.GetValue(device)!;
-            if (dev is not ("cpu" or "cuda") && !dev.StartsWith("cuda:", StringComparison.Ordinal)) throw new CliUserException($"unknown --device '{dev}' (cpu | cuda)");
             string? tok = r.GetValue(tokenizer);
             if (tok is not null && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
             if (tok is null) { Directory.CreateDirectory(output); tok = OpenQwen2VL.Demo.DemoTokenizer.WriteTo(output); }

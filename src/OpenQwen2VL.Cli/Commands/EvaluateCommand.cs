@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
+using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Evaluation.Vqa;
 using Spectre.Console;
 
@@ -12,81 +14,93 @@ namespace OpenQwen2VL.Cli.Commands;
 /// </summary>
 public sealed class EvaluateCommand : ICliCommand
 {
+    /// <summary>A baseline that answers without a model.</summary>
+    public enum BaselineChoice { Majority, MajorityPerType }
+
     public Command Build()
     {
-        var questions = new Option<string>("--questions") { Description = "VQAv2-style questions JSON", Required = true };
-        var annotations = new Option<string>("--annotations") { Description = "VQAv2-style annotations JSON", Required = true };
-        var images = new Option<string>("--images") { Description = "Image folder", Required = true };
-        var pattern = new Option<string>("--image-pattern") { Description = "Image file name from image_id (.NET format)", DefaultValueFactory = _ => VqaDataset.DefaultImageFilePattern };
-        var results = new Option<string?>("--results") { Description = "Predictions to score: VQAv2 results JSON [{question_id, answer}]" };
-        var baseline = new Option<string?>("--baseline") { Description = "Score a baseline instead: majority | majority-per-type" };
-        var outDir = new Option<string?>("--out") { Description = "Folder for predictions and summary" };
-        var shots = new Option<int>("--shots") { Description = "In-context demonstrations per question", DefaultValueFactory = _ => 0 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the demonstration draw", DefaultValueFactory = _ => 7 };
-        var limit = new Option<int?>("--limit") { Description = "Evaluate only the first N questions" };
-        var llm = new Option<string?>("--llm") { Description = "Answer with a VLM: HF Qwen2/Qwen2.5 folder (with --vision and --projector or --prismatic)" };
-        var vision = new Option<string?>("--vision") { Description = "HF SigLIP folder of the VLM" };
-        var projector = new Option<string?>("--projector") { Description = "Projector safetensors of the VLM (mlp_projector.0/2)" };
-        var prismatic = new Option<string?>("--prismatic") { Description = "Released Open-Qwen2VL prismatic-checkpoint.pt (projector + LLM)" };
-        var tokenizer = new Option<string?>("--tokenizer") { Description = "tokenizer.json (default: the one in --llm)" };
-        var style = new Option<string>("--style") { Description = "Prompt style: chat (ChatML, instruction-tuned models) | plain (pre-trained models)", DefaultValueFactory = _ => "chat" };
-        var pool = new Option<int?>("--pool") { Description = "Pooled grid side (default: the full grid)" };
-        var dtype = new Option<string>("--dtype") { Description = "fp32 | bf16 | fp16", DefaultValueFactory = _ => "fp32" };
-        var device = new Option<string>("--device") { Description = "cpu | cuda | cuda:N", DefaultValueFactory = _ => "cpu" };
+        var data = new Option<string?>("--data") { Description = "a folder written by oqvl synth: its evaluation split (instead of --questions/--annotations/--images)", HelpName = "DIR" };
+        var questions = new Option<string?>("--questions") { Description = "VQAv2-style questions JSON", HelpName = "FILE" };
+        var annotations = new Option<string?>("--annotations") { Description = "VQAv2-style annotations JSON", HelpName = "FILE" };
+        var images = new Option<string?>("--images") { Description = "image folder", HelpName = "DIR" };
+        var pattern = new Option<string>("--image-pattern") { Description = "image file name from image_id (.NET format)", DefaultValueFactory = _ => VqaDataset.DefaultImageFilePattern };
+        var results = new Option<string?>("--results") { Description = "score predictions instead of a model: VQAv2 results JSON [{question_id, answer}]", HelpName = "FILE" };
+        var baseline = CommonOptions.OptionalEnum<BaselineChoice>("--baseline", "score a baseline instead of a model");
+        var outDir = CommonOptions.Out("folder for predictions, the VQAv2 results file and the summary", required: false);
+        var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 };
+        shots.Validators.Add(v => { if (v.GetValueOrDefault<int>() < 0) v.AddError("--shots must be >= 0"); });
+        var seed = CommonOptions.Seed("seed of the demonstration draw");
+        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" };
+        var model = new ModelOptions();
 
-        var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a VLM, a results file or a majority baseline");
-        foreach (var o in new Option[] { questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit,
-                     llm, vision, projector, prismatic, tokenizer, style, pool, dtype, device }) cmd.Options.Add(o);
+        var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a model, a results file or a majority baseline");
+        foreach (var o in new Option[] { data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        model.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            foreach (var f in new[] { r.GetValue(questions)!, r.GetValue(annotations)! })
-                if (!File.Exists(f)) throw new CliUserException($"file not found: {f}");
-            if (!Directory.Exists(r.GetValue(images))) throw new CliUserException($"image folder not found: {r.GetValue(images)}");
-            if (r.GetValue(shots) < 0) throw new CliUserException("--shots must be >= 0");
-            int sources = new[] { r.GetValue(results), r.GetValue(baseline), r.GetValue(llm) }.Count(v => v is not null);
-            if (sources != 1) throw new CliUserException("give exactly one of --llm (with --vision), --results or --baseline");
-            if (r.GetValue(llm) is not null && r.GetValue(vision) is null) throw new CliUserException("--llm needs --vision");
-            var promptStyle = r.GetValue(style) switch
-            {
-                "chat" => VqaPromptStyle.Chat,
-                "plain" => VqaPromptStyle.Plain,
-                var other => throw new CliUserException($"unknown --style '{other}' (chat | plain)"),
-            };
-            VqaDataset data;
-            try { data = VqaDataset.Load(r.GetValue(questions)!, r.GetValue(annotations)!, r.GetValue(images)!, r.GetValue(pattern)!); }
+            var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images));
+            bool hasModel = r.GetValue(model.Model) is not null || r.GetValue(model.Llm) is not null;
+            int sources = new[] { r.GetValue(results) is not null, r.GetValue(baseline) is not null, hasModel }.Count(x => x);
+            if (sources != 1) throw new CliUserException("give exactly one of --model (or --llm with --vision), --results or --baseline");
+            VqaDataset dataset;
+            try { dataset = VqaDataset.Load(q, a, img, r.GetValue(pattern)!); }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             { throw new CliUserException($"not a VQAv2 questions/annotations pair: {e.Message}"); }
-            if (data.Items.Count == 0) throw new CliUserException($"no usable questions ({string.Join(", ", data.Skipped.Select(kv => $"{kv.Key}: {kv.Value}"))})");
+            if (dataset.Items.Count == 0) throw new CliUserException($"no usable questions ({string.Join(", ", dataset.Skipped.Select(kv => $"{kv.Key}: {kv.Value}"))})");
 
-            using var loaded = r.GetValue(llm) is { } llmDir
-                ? GenerateCommand.LoadVlm(llmDir, r.GetValue(vision)!, r.GetValue(projector), r.GetValue(prismatic), r.GetValue(tokenizer),
-                    r.GetValue(pool), r.GetValue(dtype)!, r.GetValue(device)!, r.InvocationConfiguration.Error)
-                : null;
-            var generator = loaded is not null
+            using var loaded = hasModel ? model.Load(r, r.InvocationConfiguration.Error) : null;
+            var style = VqaPromptStyle.Chat;
+            IVqaAnswerGenerator generator;
+            if (loaded is not null)
+            {
+                style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
                 // Plain prompts start with <s> as the pre-training samples do; ChatML prompts start with the system turn.
-                ? new VlmAnswerGenerator(Path.GetFileName(Path.TrimEndingDirectorySeparator(r.GetValue(llm)!)), loaded.Model, loaded.Tokenizer,
-                    loaded.Preprocessor, prependBos: promptStyle == VqaPromptStyle.Plain)
-                : r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!, data);
-            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = promptStyle };
+                generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
+                    loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+            }
+            else generator = r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!.Value, dataset);
+            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
             {
                 if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} questions");
             });
             VqaEvaluationResult result;
-            try { result = VqaEvaluationRunner.Run(data, generator, options, r.GetValue(outDir), progress); }
+            try { result = VqaEvaluationRunner.Run(dataset, generator, options, r.GetValue(outDir), progress); }
             catch (InvalidDataException e) { throw new CliUserException(e.Message); } // every image unreadable
-            Print(result, data);
+            Print(result, dataset);
             return 0;
         });
         return cmd;
     }
 
-    private static IVqaAnswerGenerator Baseline(string name, VqaDataset data) => name switch
+    /// <summary>The evaluation split: from a synth folder's manifest, or the three explicit paths.</summary>
+    static (string Questions, string Annotations, string Images) Split(string? data, string? questions, string? annotations, string? images)
     {
-        "majority" => new MajorityAnswerBaseline(data.Items, perQuestionType: false).AsGenerator(data.Items),
-        "majority-per-type" => new MajorityAnswerBaseline(data.Items, perQuestionType: true).AsGenerator(data.Items),
-        _ => throw new CliUserException($"unknown --baseline '{name}' (majority | majority-per-type)"),
-    };
+        if (data is not null)
+        {
+            if (questions is not null || annotations is not null || images is not null)
+                throw new CliUserException("--data gives the questions, annotations and images: do not combine it with --questions/--annotations/--images");
+            var m = StageManifest.Read(data).RequireKind("evaluate --data", StageKinds.Synthetic);
+            return (m.RequireFile("eval_questions"), m.RequireFile("eval_annotations"), m.RequireFile("eval_images"));
+        }
+        if (questions is null || annotations is null || images is null)
+            throw new CliUserException("give --data SYNTH_DIR, or --questions, --annotations and --images");
+        foreach (var f in new[] { questions, annotations })
+            if (!File.Exists(f)) throw new CliUserException($"file not found: {f}");
+        if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
+        return (questions, annotations, images);
+    }
+
+    /// <summary>A short name for result files: the model folder's name (a run's final/ is named after its run).</summary>
+    static string ModelName(string path)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+        var name = Path.GetFileNameWithoutExtension(full);
+        return name == "final" ? Path.GetFileName(Path.GetDirectoryName(full)!) : name;
+    }
+
+    private static IVqaAnswerGenerator Baseline(BaselineChoice choice, VqaDataset data) =>
+        new MajorityAnswerBaseline(data.Items, perQuestionType: choice == BaselineChoice.MajorityPerType).AsGenerator(data.Items);
 
     private static IVqaAnswerGenerator FromResultsFile(string path)
     {

@@ -1,64 +1,63 @@
 using System.CommandLine;
+using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Packing;
-using OpenQwen2VL.Data.Shards;
-using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Data.Prompts;
 using Spectre.Console;
 
 namespace OpenQwen2VL.Cli.Commands;
 
-/// <summary><c>oqvl pack</c>: img2dataset shards → packed multimodal shards (docs/packed-format.md).</summary>
+/// <summary><c>oqvl pack</c>: image-caption shards → packed multimodal shards (docs/packed-format.md) with a manifest.</summary>
 public sealed class PackCommand : ICliCommand
 {
     public Command Build()
     {
-        var input = new Option<string>("--input") { Description = "img2dataset shards, brace-expanded: data/{00000..00127}.tar", Required = true };
-        var tokenizerPath = new Option<string>("--tokenizer") { Description = "HF tokenizer.json", Required = true };
-        var output = new Option<string>("--output") { Description = "output folder for packed-*.tar, header.json, stats.json", Required = true };
-        var capacity = new Option<int>("--capacity") { Description = "tokens per packed sequence", DefaultValueFactory = _ => 4096 };
-        var visual = new Option<int>("--visual-tokens") { Description = "visual tokens per image", DefaultValueFactory = _ => 144 };
+        var defaults = new PackOptions();
+        var input = new Option<string>("--input")
+        {
+            Description = "image-caption shards: a folder from oqvl synth or curate, a folder of .tar shards, or a spec data/{00000..00127}.tar",
+            Required = true, HelpName = "DIR|SPEC",
+        };
+        var tokenizerPath = CommonOptions.Tokenizer("HF tokenizer.json (copied into the output; Open-Qwen2VL's <s> and <|endofchunk|> are added when missing)");
+        tokenizerPath.Required = true;
+        var output = CommonOptions.Out("output folder: packed-*.tar, header.json, stats.json, tokenizer.json, manifest.json");
+        var capacity = CommonOptions.Positive("--capacity", "tokens per packed sequence", defaults.Capacity);
+        var visual = CommonOptions.VisualTokens($"visual tokens per image the model will use (default {defaults.VisualTokens}: 12x12 pooling)");
         var perShard = new Option<bool>("--per-shard") { Description = "pack each input shard on its own (the reference's behaviour)" };
-        var over = new Option<string>("--over-capacity") { Description = "drop|truncate samples longer than the capacity", DefaultValueFactory = _ => "drop" };
-        var seed = new Option<int>("--seed") { Description = "seed of the pack order", DefaultValueFactory = _ => 0 };
+        var over = CommonOptions.Enum<OverCapacityPolicy>("--over-capacity", "what to do with a sample longer than the capacity", OverCapacityPolicy.Drop);
+        var seed = CommonOptions.Seed("seed of the pack order");
         var maxPixels = new Option<long>("--max-pixels") { Description = "decompression-bomb cap (width x height)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels };
-        var imageSize = new Option<int>("--image-size") { Description = "model input size: larger images are re-encoded at this short side when smaller", DefaultValueFactory = _ => 384 };
+        var imageSize = CommonOptions.Positive("--image-size", "the model's input size: images with a larger short side are re-encoded down to it when that is smaller", defaults.ImageSize);
         var noReencode = new Option<bool>("--no-reencode") { Description = "always keep the original image bytes" };
-        var packsPerShard = new Option<int>("--packs-per-shard") { Description = "packed sequences per output shard", DefaultValueFactory = _ => 256 };
-        var threads = new Option<int>("--threads") { Description = "worker threads", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var packsPerShard = CommonOptions.Positive("--packs-per-shard", "packed sequences per output shard", defaults.PacksPerShard);
+        var threads = CommonOptions.Positive("--threads", "worker threads", Environment.ProcessorCount);
 
         var cmd = new Command("pack", "Tokenise image-caption shards and pack them into dense multimodal sequences (First-Fit-Decreasing)");
         foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
-            var policy = r.GetValue(over) switch
-            {
-                "drop" => OverCapacityPolicy.Drop,
-                "truncate" => OverCapacityPolicy.Truncate,
-                var v => throw new CliUserException($"--over-capacity must be drop or truncate, not '{v}'"),
-            };
-            IReadOnlyList<string> shards;
-            try { shards = ShardSpec.Expand(r.GetValue(input)!); }
-            catch (FormatException e) { throw new CliUserException(e.Message); }
+            var shards = ShardInputs.Resolve(r.GetValue(input)!, "pack --input");
             var tokPath = r.GetValue(tokenizerPath)!;
-            if (!File.Exists(tokPath)) throw new CliUserException($"tokenizer not found: {tokPath}");
-            if (!shards.Any(File.Exists)) throw new CliUserException($"no input shard exists ({shards.Count} in the spec, first: {shards[0]})");
+            if (!File.Exists(tokPath)) throw new CliUserException($"--tokenizer: file not found: {tokPath}");
             var options = new PackOptions
             {
                 Capacity = r.GetValue(capacity),
-                VisualTokens = r.GetValue(visual),
+                VisualTokens = r.GetValue(visual) ?? defaults.VisualTokens,
                 PerShard = r.GetValue(perShard),
-                OverCapacity = policy,
+                OverCapacity = r.GetValue(over),
                 Seed = r.GetValue(seed),
                 ImageLimits = ImageLimits.Default with { MaxPixels = r.GetValue(maxPixels) },
                 ImageSize = r.GetValue(imageSize),
                 Reencode = !r.GetValue(noReencode),
                 PacksPerShard = r.GetValue(packsPerShard),
-                Threads = Math.Max(1, r.GetValue(threads)),
+                Threads = r.GetValue(threads),
+                TokenizerPath = tokPath,
+                Inputs = shards.Lineage,
             };
             if (options.Capacity < options.VisualTokens + 3) throw new CliUserException($"--capacity {options.Capacity} cannot hold one image of {options.VisualTokens} visual tokens");
-            if (options.PacksPerShard < 1) throw new CliUserException("--packs-per-shard must be >= 1");
-            var tokenizer = BpeTokenizer.Load(tokPath);
+            var tokenizer = MultimodalTokens.LoadTokenizer(tokPath);
             var outDir = r.GetValue(output)!;
 
             PackReport report = null!;
@@ -66,7 +65,7 @@ public sealed class PackCommand : ICliCommand
                 .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
                 .Start(ctx =>
                 {
-                    var scan = ctx.AddTask("scan shards", maxValue: Math.Max(1, shards.Count));
+                    var scan = ctx.AddTask("scan shards", maxValue: Math.Max(1, shards.Paths.Count));
                     var write = ctx.AddTask("write packs", autoStart: false);
                     var started = DateTime.UtcNow;
                     var progress = new SynchronousProgress<PackProgress>(p =>
@@ -85,13 +84,13 @@ public sealed class PackCommand : ICliCommand
                             write.Description = $"write packs ({p.Done / secs:N0} packs/s)";
                         }
                     });
-                    report = new PackPipeline(tokenizer, options).Run(shards, outDir, progress);
+                    report = new PackPipeline(tokenizer, options).Run(shards.Paths, outDir, progress);
                     scan.Value = scan.MaxValue;
                     write.Value = write.MaxValue;
                 });
 
             var table = new Table().Title("pack summary").AddColumns("", "value");
-            table.AddRow("input shards", $"{shards.Count:N0} ({report.Stats.DamagedShards.Count} missing or damaged)");
+            table.AddRow("input shards", $"{shards.Paths.Count:N0} ({report.Stats.DamagedShards.Count} missing or damaged)");
             table.AddRow("input samples", $"{report.Stats.Input:N0}");
             table.AddRow("kept", $"{report.Stats.Kept:N0}");
             foreach (var (reason, n) in report.Stats.Skipped) table.AddRow($"skipped: {Markup.Escape(reason)}", $"{n:N0}");
@@ -102,15 +101,9 @@ public sealed class PackCommand : ICliCommand
             table.AddRow("time", $"{report.Seconds:N1} s ({report.Stats.Input / Math.Max(1e-3, report.Seconds):N0} samples/s)");
             table.AddRow("balanced (input = kept + skipped)", report.Stats.IsBalanced ? "yes" : "[red]NO[/]");
             AnsiConsole.Write(table);
-            AnsiConsole.MarkupLine($"wrote [bold]{Markup.Escape(Path.Combine(outDir, "stats.json"))}[/]");
+            Console.WriteLine($"wrote {outDir} (manifest.json, stats.json): train on it with oqvl train --data {outDir}");
             return report.Stats.IsBalanced ? 0 : 1;
         });
         return cmd;
-    }
-
-    /// <summary>Reports on the caller's thread (Progress&lt;T&gt; would post to the thread pool, out of order).</summary>
-    private sealed class SynchronousProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 }

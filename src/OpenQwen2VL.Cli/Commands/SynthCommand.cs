@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Synthetic;
 
 namespace OpenQwen2VL.Cli.Commands;
@@ -10,8 +11,8 @@ public sealed class SynthCommand : ICliCommand
     public Command Build()
     {
         var defaults = new SyntheticDatasetOptions();
-        var outDir = new Option<string>("--out") { Description = "Output folder", Required = true };
-        var seed = new Option<int>("--seed") { Description = "Random seed (same seed, same bytes)", DefaultValueFactory = _ => defaults.Seed };
+        var outDir = CommonOptions.Out("output folder (pretrain/ shards, sft/, eval/, manifest.json)");
+        var seed = CommonOptions.Seed("random seed (same seed, same bytes)");
         var pretrain = new Option<int>("--pretrain") { Description = "Pre-training image-caption pairs", DefaultValueFactory = _ => defaults.PretrainPairs };
         var sft = new Option<int>("--sft") { Description = "SFT records (LLaVA JSON; questions, multi-image chats, captions)", DefaultValueFactory = _ => defaults.SftRecords };
         var evalImages = new Option<int>("--eval-images") { Description = "Evaluation images", DefaultValueFactory = _ => defaults.EvalImages };
@@ -37,9 +38,10 @@ public sealed class SynthCommand : ICliCommand
             var sw = Stopwatch.StartNew();
             var data = SyntheticDatasetGenerator.Generate(options);
             var layout = SyntheticDatasetWriter.Write(data, r.GetValue(outDir)!);
-            Console.WriteLine($"synth: {data.Pretrain.Count} pre-training pairs ({data.Pretrain.Count(p => p.IsNoise)} with wrong captions), " +
+            var output = r.InvocationConfiguration.Output;
+            output.WriteLine($"synth: {data.Pretrain.Count} pre-training pairs ({data.Pretrain.Count(p => p.IsNoise)} with wrong captions), " +
                 $"{data.Sft.Count} SFT conversations, {data.EvalQuestions.Count} eval questions on {data.EvalImages.Count} images in {sw.Elapsed.TotalSeconds:F1}s");
-            Console.WriteLine($"  manifest: {layout.Manifest}");
+            output.WriteLine($"  manifest: {layout.Manifest} (give the folder to curate --input, pack --input, train --data, evaluate --data)");
             return 0;
         });
         return cmd;

@@ -1,111 +1,58 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Config;
-using OpenQwen2VL.Training.Data;
-using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Training.Jobs;
 using OpenQwen2VL.Training.Observability;
 using Spectre.Console;
-using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Cli.Commands;
 
-/// <summary>`oqvl train`: one stage of the recipe (pretrain, sft or align) into a run folder.</summary>
+/// <summary><c>oqvl train</c>: one stage of the recipe (pretrain, sft or align) into a run folder (<see cref="TrainingJob"/>).</summary>
 public sealed class TrainCommand : ICliCommand
 {
-    /// <summary>Vocabulary of the tiny preset (the synthetic data's token ids fit in it).</summary>
-    const int TinyVocab = 256;
-
-    /// <summary>The tiny preset's own defaults (under the user's config file and --set): CPU-sized batches, a demo learning rate.</summary>
-    static readonly string[] TinyPresetDefaults =
-        ["global_batch_sequences=8", "micro_batch_sequences=4", "learning_rate=0.002", "log_every=1", "checkpoint_every=10", "max_steps=40"];
-
     public Command Build()
     {
-        var stage = new Option<string>("--stage") { Description = "pretrain | sft | align", Required = true };
-        var data = new Option<string>("--data") { Description = "training data: shards:SPEC (packed shards, e.g. packed/{00000..00009}.tar), sft:JSON,IMAGE_ROOT (LLaVA SFT JSON; tokenizer from --llm) or synthetic:N", Required = true };
-        var outDir = new Option<string>("--out") { Description = "run folder (config.json, metrics.jsonl, checkpoints/, final/)", Required = true };
-        var config = new Option<string?>("--config") { Description = "JSON file overriding the stage's defaults" };
+        var stage = CommonOptions.Enum<Stage>("--stage", "the recipe's stage");
+        var data = new Option<string>("--data")
+        {
+            Description = "a folder from oqvl pack (packed sequences), curate or synth (caption shards; synth's SFT conversations in --stage sft), " +
+                          "or shards:SPEC (packed), captions:SPEC, sft:JSON,IMAGE_ROOT, synthetic:N",
+            Required = true, HelpName = "DIR|SPEC",
+        };
+        var outDir = CommonOptions.Out("run folder (manifest.json, config.json, metrics.jsonl, loss.png, checkpoints/, final/)");
+        var preset = CommonOptions.OptionalEnum<ModelPreset>("--preset", "a built-in randomly initialised model, sized from the data's tokenizer (instead of --model)");
+        var model = CommonOptions.Model("initial weights: a model or run folder (e.g. the pre-training run for SFT), or a released Open-Qwen2VL .pt");
+        var llm = CommonOptions.Llm();
+        var vision = CommonOptions.Vision();
+        var projector = CommonOptions.Projector();
+        var tokenizer = CommonOptions.Tokenizer("tokenizer.json (default: the model's, or for --preset the data's)");
+        var config = new Option<string?>("--config") { Description = "JSON file overriding the stage's defaults", HelpName = "FILE" };
         var maxSteps = new Option<int?>("--max-steps") { Description = "optimiser steps (fixes the LR schedule)" };
         var stopAt = new Option<int?>("--stop-at") { Description = "end after N steps as an interruption would (checkpoint saved)" };
         var resume = new Option<bool>("--resume") { Description = "continue from the run folder's latest checkpoint" };
-        var set = new Option<string[]>("--set") { Description = "config override key=value (repeatable)", AllowMultipleArgumentsPerToken = true };
-        var device = new Option<string>("--device") { Description = "cpu | cuda", DefaultValueFactory = _ => "cpu" };
-        var llm = new Option<string?>("--llm") { Description = "HF Qwen2/Qwen2.5 folder" };
-        var vision = new Option<string?>("--vision") { Description = "HF SigLIP folder" };
-        var projector = new Option<string?>("--projector") { Description = "projector safetensors of an earlier stage" };
-        var preset = new Option<string?>("--preset") { Description = "built-in random-init model instead of --llm/--vision: tiny" };
+        var set = new Option<string[]>("--set") { Description = "config override key=value, e.g. visual_tokens=144, micro_batch_sequences=2 (repeatable)", AllowMultipleArgumentsPerToken = true, HelpName = "KEY=VALUE" };
+        var visualTokens = CommonOptions.VisualTokens("visual tokens per image (= --set visual_tokens=N; default: 144 in pre-training, the full grid in SFT)");
+        var seed = new Option<int?>("--seed") { Description = $"seed (= --set seed=N; default {CommonOptions.DefaultSeed})" };
+        var device = CommonOptions.Device();
         var peak = new Option<double?>("--peak-flops") { Description = "peak matmul FLOP/s for the MFU column (e.g. from the training benchmark)" };
+        foreach (var o in new Option<int?>[] { maxSteps, stopAt })
+            o.Validators.Add(v => { if (v.GetValueOrDefault<int?>() is < 1) v.AddError($"{v.Option.Name} must be >= 1"); });
 
-        var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe");
-        foreach (var o in new Option[] { stage, data, outDir, config, maxSteps, stopAt, resume, set, device, llm, vision, projector, preset, peak })
+        var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder");
+        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, set, visualTokens, seed, device, peak })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
-            var st = r.GetValue(stage) switch
-            {
-                "pretrain" => Stage.Pretrain,
-                "sft" => Stage.Sft,
-                "align" => Stage.Align,
-                var s => throw new CliUserException($"--stage must be pretrain, sft or align, got '{s}'"),
-            };
-            bool tiny = r.GetValue(preset) switch
-            {
-                null => false,
-                "tiny" => true,
-                var p => throw new CliUserException($"unknown --preset '{p}' (known: tiny)"),
-            };
-            if (tiny == (r.GetValue(llm) is not null || r.GetValue(vision) is not null))
-                throw new CliUserException("give either --preset tiny or both --llm DIR and --vision DIR");
-            if (!tiny && (r.GetValue(llm) is null || r.GetValue(vision) is null))
-                throw new CliUserException("--llm and --vision go together");
-            var dev = r.GetValue(device) switch
-            {
-                "cpu" => CPU,
-                "cuda" when cuda.is_available() => CUDA,
-                "cuda" => throw new CliUserException("--device cuda: CUDA is not available (build with -p:TorchBackend=cuda)"),
-                var d => throw new CliUserException($"--device must be cpu or cuda, got '{d}'"),
-            };
-
             var overrides = (r.GetValue(set) ?? []).ToList();
             if (r.GetValue(maxSteps) is int n) overrides.Add($"max_steps={n}");
+            if (r.GetValue(visualTokens) is int vt) overrides.Add($"visual_tokens={vt}");
+            if (r.GetValue(seed) is int s) overrides.Add($"seed={s}");
             if (r.GetValue(peak) is double pf) overrides.Add($"peak_flops={pf}");
-            var presetDefaults = tiny ? TinyPresetDefaults.Append($"visual_pool_side={(st == Stage.Sft ? 8 : 4)}") : [];
-            StageConfig cfg;
-            try { cfg = StageConfig.Resolve(st, r.GetValue(config), overrides, presetDefaults); }
-            catch (Exception e) when (e is ArgumentException or IOException) { throw new CliUserException(e.Message); }
-
-            manual_seed(cfg.Seed);
-            ITrainableModel model;
-            try
-            {
-                model = tiny
-                    ? VlmTrainableModel.Tiny(TinyVocab, cfg.Seed)
-                    : VlmTrainableModel.FromFolders(r.GetValue(llm)!, r.GetValue(vision)!, r.GetValue(projector), cfg.VisualPoolSide, cfg.Seed);
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException) { throw new CliUserException(e.Message); }
-            using var _ = model;
-            var vlm = ((VlmTrainableModel)model).Vlm;
-            vlm.Projector.PoolSide = cfg.VisualPoolSide;
-
-            var runDir = r.GetValue(outDir)!;
-            var provenance = new Dictionary<string, string>
-            {
-                ["vision"] = tiny ? $"preset:tiny (seed {cfg.Seed}, saved as vision.safetensors)" : Path.GetFullPath(r.GetValue(vision)!),
-                ["llm_init"] = tiny ? "preset:tiny" : Path.GetFullPath(r.GetValue(llm)!),
-                ["projector_init"] = r.GetValue(projector) is string pj ? Path.GetFullPath(pj) : "new",
-                ["data"] = r.GetValue(data)!,
-            };
-            IBatchSource source;
-            try
-            {
-                // sft: data is tokenized here with the LLM folder's tokenizer; samples are cut to the stage's sequence length.
-                source = BatchSourceSpec.Open(r.GetValue(data)!, cfg.MicroBatchSequences, vlm.Config.Vision.ImageSize,
-                    (int)vlm.Config.Llm.VocabSize, cfg.Seed, rank: 0, world: 1,
-                    tokenizerPath: tiny ? null : Path.Combine(r.GetValue(llm)!, "tokenizer.json"), model.VisualTokensPerImage, cfg.SequenceLength, cfg.GroupByImageCount);
-            }
-            catch (ArgumentException e) { throw new CliUserException(e.Message); }
-            using var __ = source;
+            bool explicitModel = new[] { r.GetValue(model), r.GetValue(llm), r.GetValue(vision), r.GetValue(projector) }.Any(x => x is not null);
+            string runDir = r.GetValue(outDir)!;
 
             // Ctrl-C / SIGTERM: finish the step, save a checkpoint, exit cleanly.
             using var cts = new CancellationTokenSource();
@@ -113,24 +60,22 @@ public sealed class TrainCommand : ICliCommand
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
-            TrainingResult result;
-            try
+            var options = new TrainingJobOptions
             {
-                result = RunWithProgress(cfg, o => new Trainer(model, source, new TrainerOptions
-                {
-                    Config = cfg, RunDirectory = runDir, Device = dev, StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume),
-                    SaveFrozenComponents = tiny, Cancellation = cts.Token, Provenance = provenance, OnLog = o,
-                    TokenizerDirectory = tiny ? null : r.GetValue(llm),
-                }).Run());
-            }
-            catch (TrainingException e) { throw new CliUserException(e.Message); }
+                Stage = r.GetValue(stage), Data = r.GetValue(data)!, RunDirectory = runDir, Preset = r.GetValue(preset),
+                Model = explicitModel ? new ModelRequest { Model = r.GetValue(model), Llm = r.GetValue(llm), Vision = r.GetValue(vision), Projector = r.GetValue(projector) } : null,
+                Tokenizer = r.GetValue(tokenizer), ConfigFile = r.GetValue(config), Overrides = overrides,
+                Device = CommonOptions.ToDevice(r.GetValue(device)!), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), Cancellation = cts.Token,
+                Log = line => r.InvocationConfiguration.Error.WriteLine(line),
+            };
+            var result = RunWithProgress(options);
             PrintSummary(result, runDir, cts.IsCancellationRequested);
             return 0;
         });
         return cmd;
     }
 
-    static TrainingResult RunWithProgress(StageConfig cfg, Func<Action<IReadOnlyList<StepMetrics>>, TrainingResult> run)
+    static TrainingResult RunWithProgress(TrainingJobOptions options)
     {
         TrainingResult? result = null;
         AnsiConsole.Progress()
@@ -139,13 +84,17 @@ public sealed class TrainCommand : ICliCommand
                 new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .Start(ctx =>
             {
-                var task = ctx.AddTask($"{cfg.Stage.ToString().ToLowerInvariant()}", maxValue: cfg.MaxSteps);
-                result = run(lines =>
+                ProgressTask? task = null;
+                result = TrainingJob.Run(options with
                 {
-                    var m = lines[^1];
-                    task.Value = m.Step + 1;
-                    string mfu = m.Mfu is double x ? $" mfu {x:P1}" : "";
-                    task.Description = Markup.Escape($"step {m.Step + 1}/{m.MaxSteps} loss {m.Loss:F4} lr {m.Lr:E2} |g| {m.GradNorm:F2} {m.TokensPerSecond:F0} tok/s {m.ImagesPerSecond:F1} img/s{mfu}");
+                    OnLog = lines =>
+                    {
+                        var m = lines[^1];
+                        task ??= ctx.AddTask(options.Stage.ToString().ToLowerInvariant(), maxValue: m.MaxSteps);
+                        task.Value = m.Step + 1;
+                        string mfu = m.Mfu is double x ? $" mfu {x:P1}" : "";
+                        task.Description = Markup.Escape($"step {m.Step + 1}/{m.MaxSteps} loss {m.Loss:F4} lr {m.Lr:E2} |g| {m.GradNorm:F2} {m.TokensPerSecond:F0} tok/s {m.ImagesPerSecond:F1} img/s{mfu}");
+                    },
                 });
             });
         return result!;
@@ -161,7 +110,7 @@ public sealed class TrainCommand : ICliCommand
         t.AddRow("elapsed (whole run)", TimeSpan.FromSeconds(r.ElapsedSeconds).ToString(@"hh\:mm\:ss"));
         t.AddRow("skipped NaN/Inf steps", r.NonFiniteSkipped.ToString());
         t.AddRow("last checkpoint", Markup.Escape(r.LastCheckpoint ?? "-"));
-        t.AddRow("final weights", Markup.Escape(r.FinalDirectory ?? "-"));
+        t.AddRow("final model", Markup.Escape(r.FinalDirectory is null ? "-" : $"{r.FinalDirectory} (use it with --model {runDir})"));
         t.AddRow("metrics / plot", Markup.Escape($"{Path.Combine(runDir, "metrics.jsonl")} / {Path.Combine(runDir, "loss.png")}"));
         AnsiConsole.Write(t);
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 using TorchSharp;
@@ -24,8 +25,8 @@ public static class CurationPipeline
     {
         o.Validate();
         var total = Stopwatch.StartNew();
-        var shards = ShardSpec.Expand(o.InputSpec);
-        if (shards.Count == 0 || shards.All(s => !File.Exists(s))) throw new FileNotFoundException($"no input shards found for '{o.InputSpec}'");
+        var input = ShardInputs.Resolve(o.InputSpec, "curate --input");
+        var shards = input.Paths;
         Directory.CreateDirectory(o.OutputDir);
 
         // Pass 1: parse and decode; bad samples are counted by reason.
@@ -72,7 +73,8 @@ public static class CurationPipeline
         }
         var keptKeys = new HashSet<(int, string)>(Enumerable.Range(0, pairs.Count).Where(i => keep[i]).Select(i => (pairs[i].Shard, pairs[i].Key)));
         string keptDir = Path.Combine(o.OutputDir, "shards");
-        int keptShards = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard);
+        var keptShardFiles = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard);
+        int keptShards = keptShardFiles.Count;
         stats.Keep(keptKeys.Count);
         stats.Skip(FilteredOutReason, pairs.Count - keptKeys.Count);
 
@@ -94,6 +96,21 @@ public static class CurationPipeline
             TrainSeconds = trainSeconds, TotalSeconds = total.Elapsed.TotalSeconds,
         };
         WriteStats(statsPath, stats, result, o);
+        new StageManifest
+        {
+            Kind = StageKinds.Curated, Inputs = [.. input.Lineage],
+            Shards = [.. keptShardFiles.Select(f => Path.GetRelativePath(o.OutputDir, f))],
+            Files = new()
+            {
+                ["stats"] = Path.GetFileName(statsPath), ["scores"] = Path.GetRelativePath(o.OutputDir, scoresDir),
+                ["histogram"] = Path.GetFileName(histogram), ["filter_model"] = Path.GetFileName(modelPath),
+            },
+            Details = new JsonObject
+            {
+                ["metric"] = ScoreParquetWriter.ScoreColumn(o.Metric), ["threshold"] = threshold.Value, ["threshold_method"] = threshold.Method,
+                ["input_samples"] = result.Input, ["kept"] = result.Kept, ["filtered_out"] = result.FilteredOut,
+            },
+        }.Write(o.OutputDir);
         return result;
     }
 
@@ -108,7 +125,7 @@ public static class CurationPipeline
         catch (JsonException) { return null; }
     }
 
-    private static int CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard)
+    private static IReadOnlyList<string> CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard)
     {
         using var writer = new ShardedWebDatasetWriter(dir, "{0:D5}.tar", perShard);
         var discard = new SkipStats();
@@ -117,7 +134,7 @@ public static class CurationPipeline
                 if (kept.Contains((s, sample.Key)))
                     writer.Write(sample.Key, sample.Members.ToDictionary(kv => kv.Key, kv => (ReadOnlyMemory<byte>)kv.Value));
         writer.Complete();
-        return writer.CompletedShards.Count;
+        return writer.CompletedShards;
     }
 
     private static void WriteStats(string path, SkipStats stats, CurationResult r, CurationOptions o)

@@ -30,6 +30,10 @@ public sealed record PackOptions
     public int JpegQuality { get; init; } = 90;
     public int PacksPerShard { get; init; } = 256;
     public int Threads { get; init; } = Environment.ProcessorCount;
+    /// <summary>The tokenizer.json the ids come from: copied into the output so later stages (a preset model, a check) have it.</summary>
+    public string? TokenizerPath { get; init; }
+    /// <summary>The stage folders the input shards came from (lineage for the manifest).</summary>
+    public IReadOnlyList<OpenQwen2VL.Data.Manifests.ManifestInput> Inputs { get; init; } = [];
 }
 
 /// <summary>Progress of a pack job: samples scanned of shards, then packs written.</summary>

@@ -1,5 +1,7 @@
 using Microsoft.Win32.SafeHandles;
 using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 
@@ -127,7 +129,33 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         report.FillRatio = packing.FillRatio;
         report.Seconds = (DateTime.UtcNow - started).TotalSeconds;
         report.Write(Path.Combine(outputDir, "stats.json"));
+        WriteManifest(outputDir, report);
         return report;
+    }
+
+    /// <summary>manifest.json: what a trainer must agree with (tokenizer, visual tokens, image size, capacity) and the shards.</summary>
+    private void WriteManifest(string outputDir, PackReport report)
+    {
+        var files = new Dictionary<string, string> { ["header"] = "header.json", ["stats"] = "stats.json" };
+        if (options.TokenizerPath is { } tok)
+        {
+            AtomicFile.WriteAllBytes(Path.Combine(outputDir, "tokenizer.json"), File.ReadAllBytes(tok));
+            files["tokenizer"] = "tokenizer.json";
+        }
+        new StageManifest
+        {
+            Kind = StageKinds.Packed, Inputs = [.. options.Inputs],
+            Tokenizer = TokenizerFacts.Of(tokenizer),
+            Visual = new VisualFacts { TokensPerImage = options.VisualTokens, ImageSize = options.Reencode ? options.ImageSize : null },
+            PromptFormat = PromptFormats.Caption, ContextLength = options.Capacity,
+            Files = files, Shards = [.. report.OutputShards],
+            Details = new System.Text.Json.Nodes.JsonObject
+            {
+                ["packing"] = options.PerShard ? "ffd-per-shard" : "ffd-global", ["seed"] = options.Seed,
+                ["input_samples"] = report.Stats.Input, ["kept"] = report.Stats.Kept, ["skipped"] = report.Stats.SkippedTotal,
+                ["packs"] = report.Packs, ["fill_ratio"] = report.FillRatio,
+            },
+        }.Write(outputDir);
     }
 
     private Scanned Scan(WebDatasetSample sample, int shard)

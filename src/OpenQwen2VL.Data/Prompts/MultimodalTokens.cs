@@ -33,6 +33,24 @@ public static class MultimodalTokens
         return parts.Length - 1;
     }
 
+    /// <summary>
+    /// Special tokens Open-Qwen2VL adds to Qwen2.5's tokenizer, in its order: <see cref="EndOfChunk"/> ends an interleaved
+    /// chunk, <see cref="Bos"/> opens a caption sample.
+    /// </summary>
+    public static readonly IReadOnlyList<string> AddedSpecialTokens = [EndOfChunk, Bos];
+
+    /// <summary>
+    /// A tokenizer.json with <see cref="AddedSpecialTokens"/> added where missing (after its last id, in that order), so
+    /// the packer, the trainer and the model agree on every id whichever of them loads it.
+    /// </summary>
+    public static OpenQwen2VL.Data.Tokenization.BpeTokenizer LoadTokenizer(string tokenizerJsonPath)
+    {
+        var tokenizer = OpenQwen2VL.Data.Tokenization.BpeTokenizer.Load(tokenizerJsonPath);
+        var missing = AddedSpecialTokens.Where(t => tokenizer.TokenToId(t) is null).ToArray();
+        if (missing.Length > 0) tokenizer.AddSpecialTokens(missing);
+        return tokenizer;
+    }
+
     /// <summary>Id of a token the prompt formats need, or a clear error naming it.</summary>
     public static int RequireId(OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, string token) =>
         tokenizer.TokenToId(token) ?? throw new InvalidDataException($"tokenizer lacks {token} (add it as a special token)");

@@ -6,7 +6,9 @@ namespace OpenQwen2VL.Model.Checkpoints;
 /// The released Open-Qwen2VL (prismatic-vlms) checkpoint: <c>torch.save({"model": {"projector": {...},
 /// "llm_backbone": {"llm.&lt;HF name&gt;": ...}}})</c>. Exposes the projector under our names
 /// (<c>mlp_projector.0.weight</c>, ...) and the LLM under plain HF Qwen2 names, each loadable with
-/// <see cref="CheckpointLoader"/>. The vision tower is not in it (frozen, loaded from its own SigLIP checkpoint).
+/// <see cref="CheckpointLoader"/>. The vision tower is usually not in it (frozen, loaded from its own SigLIP checkpoint);
+/// when a run trained it, its <c>vision_backbone</c> entry holds the timm tower (<c>featurizer.*</c>), exposed under HF
+/// SigLIP names as <see cref="Vision"/>.
 /// </summary>
 /// <remarks>
 /// Reader choice: our own torch-free <see cref="TorchSaveArchive"/> (ZipArchive + a small pickle VM) rather than
@@ -30,6 +32,11 @@ public sealed class PrismaticCheckpoint : IDisposable
     public TorchSaveTensors Projector { get; }
     /// <summary>The LLM backbone under HF names (<c>model.layers.0...</c>, <c>lm_head.weight</c>).</summary>
     public TorchSaveTensors Llm { get; }
+    /// <summary>The vision tower under HF SigLIP names (<c>vision_model.*</c>), or null when the checkpoint has none.</summary>
+    public ICheckpointTensors? Vision { get; }
+
+    /// <summary>The reference writes its run's weights as <c>RUN/checkpoints/latest-checkpoint.pt</c>.</summary>
+    public const string ReferenceRunFileName = "latest-checkpoint.pt";
 
     private PrismaticCheckpoint(TorchSaveArchive archive)
     {
@@ -38,20 +45,30 @@ public sealed class PrismaticCheckpoint : IDisposable
         string[] root = archive.Root is Dictionary<object, object?> d && d.ContainsKey("model") ? ["model"] : [];
         Projector = new TorchSaveTensors(archive, Rename(archive.Tensors([.. root, "projector"]), ProjectorName));
         Llm = new TorchSaveTensors(archive, Rename(archive.Tensors([.. root, "llm_backbone"]), LlmName));
+        if (archive.Root is Dictionary<object, object?> top && (root.Length == 0 ? top : top["model"] as Dictionary<object, object?>) is { } models
+            && models.ContainsKey("vision_backbone"))
+        {
+            var tower = new TorchSaveTensors(archive, archive.Tensors([.. root, "vision_backbone"]));
+            Vision = TimmSiglipTensors.LooksLikeTimm(tower.Names) ? new TimmSiglipTensors(tower) : tower;
+        }
     }
 
-    /// <summary>Opens a checkpoint file, or <c>prismatic-checkpoint.pt</c> (also under <c>checkpoints/</c>) in a run folder.</summary>
+    /// <summary>Opens a checkpoint file, or the one <see cref="FindIn"/> finds in a run folder.</summary>
     public static PrismaticCheckpoint Open(string path)
     {
         if (Directory.Exists(path))
         {
-            var inside = new[] { Path.Combine(path, FileName), Path.Combine(path, "checkpoints", FileName) }.FirstOrDefault(File.Exists);
-            path = inside ?? throw new FileNotFoundException($"{path}: no {FileName} in the folder or its checkpoints/");
+            path = FindIn(path) ?? throw new FileNotFoundException($"{path}: no {FileName} or checkpoints/{ReferenceRunFileName} in the folder");
         }
         var archive = TorchSaveArchive.Open(path);
         try { return new PrismaticCheckpoint(archive); }
         catch { archive.Dispose(); throw; }
     }
+
+    /// <summary>The checkpoint file of a folder: <c>prismatic-checkpoint.pt</c> in it or its checkpoints/, or the reference run's <c>checkpoints/latest-checkpoint.pt</c>.</summary>
+    public static string? FindIn(string folder) =>
+        new[] { Path.Combine(folder, FileName), Path.Combine(folder, "checkpoints", FileName), Path.Combine(folder, "checkpoints", ReferenceRunFileName) }
+            .FirstOrDefault(File.Exists);
 
     /// <summary>prismatic names the MLP `projector.N` or (Open-Qwen2VL) `mlp_projector.N`; ours is the latter.</summary>
     public static string ProjectorName(string key) =>

@@ -35,6 +35,23 @@ public sealed record SiglipVisionConfig : SiglipEncoderConfig
         return c;
     }
 
+    /// <summary>The HF <c>config.json</c> of a SiglipVisionModel with these sizes.</summary>
+    public string ToJson() => new JsonObject
+    {
+        ["architectures"] = new JsonArray("SiglipVisionModel"),
+        ["model_type"] = "siglip_vision_model",
+        ["hidden_size"] = HiddenSize,
+        ["intermediate_size"] = IntermediateSize,
+        ["num_hidden_layers"] = NumHiddenLayers,
+        ["num_attention_heads"] = NumAttentionHeads,
+        ["layer_norm_eps"] = LayerNormEps,
+        ["hidden_act"] = HiddenAct,
+        ["num_channels"] = NumChannels,
+        ["image_size"] = ImageSize,
+        ["patch_size"] = PatchSize,
+        ["vision_use_head"] = UseHead,
+    }.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true });
+
     protected override void Validate()
     {
         base.Validate();

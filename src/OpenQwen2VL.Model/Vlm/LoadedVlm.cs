@@ -7,7 +7,7 @@ namespace OpenQwen2VL.Model.Vlm;
 
 /// <summary>An assembled model with what it takes to run it: its tokenizer, image transform and load reports.</summary>
 public sealed class LoadedVlm(VisionLanguageModel model, BpeTokenizer tokenizer, ImagePreprocessor preprocessor,
-    IReadOnlyList<CheckpointLoadReport> reports, IReadOnlyList<string> addedTokens, long checkpointVocabSize) : IDisposable
+    IReadOnlyList<CheckpointLoadReport> reports, IReadOnlyList<string> addedTokens, long checkpointVocabSize, ModelSource source) : IDisposable
 {
     public VisionLanguageModel Model { get; } = model;
     public BpeTokenizer Tokenizer { get; } = tokenizer;
@@ -20,6 +20,10 @@ public sealed class LoadedVlm(VisionLanguageModel model, BpeTokenizer tokenizer,
     /// <summary>The LLM's <c>vocab_size</c> in the checkpoint; the model has more rows when the tokenizer needed them.</summary>
     public long CheckpointVocabSize { get; } = checkpointVocabSize;
     public bool EmbeddingsResized => Qwen2.TokenEmbeddingResize.Rows(Model.Llm) != CheckpointVocabSize;
+    /// <summary>Where it came from (configs, weights, the manifest's defaults).</summary>
+    public ModelSource Source { get; } = source;
+    /// <summary>Visual tokens per image the model now uses.</summary>
+    public int VisualTokens => Model.Projector.PoolSide * Model.Projector.PoolSide;
 
     /// <summary>Ids that end a generation: the config's eos ids plus <c>&lt;|im_end|&gt;</c> and <c>&lt;|endoftext|&gt;</c> when the tokenizer has them.</summary>
     public IReadOnlyCollection<long> StopTokenIds

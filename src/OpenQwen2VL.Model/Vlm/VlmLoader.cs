@@ -1,6 +1,6 @@
-using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Prompts;
-using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Siglip;
@@ -9,72 +9,106 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Model.Vlm;
 
+/// <summary>How to materialise a <see cref="ModelSource"/>.</summary>
+public sealed record VlmLoadSettings
+{
+    /// <summary>Floating dtype of every parameter (float32, bfloat16, float16).</summary>
+    public ScalarType DType { get; init; } = ScalarType.Float32;
+    public Device Device { get; init; } = CPU;
+    /// <summary>Visual tokens per image (a square: the projector's pooled grid); null: the source's own, else the full patch grid.</summary>
+    public int? VisualTokens { get; init; }
+    /// <summary>Seed of the parts that start fresh (a preset, the projector of a first pre-training stage).</summary>
+    public long Seed { get; init; } = 7;
+}
+
 /// <summary>
-/// Assembles an Open-Qwen2VL model from real checkpoints: SigLIP (HF folder, backbone mode: blocks up to the
-/// penultimate), the projector (prismatic safetensors or a released prismatic-checkpoint.pt) and Qwen2 (HF folder
-/// or the same .pt). Every part goes through <see cref="CheckpointLoader"/> in strict mode: each module tensor
-/// is loaded (or tied) and each checkpoint tensor used, except the parts of a SigLIP checkpoint the backbone
-/// deliberately does not build (text tower, last block, post-layernorm, pooling head), which are counted as ignored.
+/// The one code path that builds an Open-Qwen2VL model, for every source <see cref="ModelSourceResolver"/> accepts and
+/// for the built-in presets: configs → the network, built directly in the target dtype → each part's weights through
+/// <see cref="CheckpointLoader"/> in strict mode (every module tensor loaded or tied, every checkpoint tensor used, except
+/// the parts of a SigLIP checkpoint the backbone deliberately does not build: text tower, last block, post-layernorm,
+/// head) → embeddings grown to the tokenizer when it needs more rows. Parts without weights start fresh from
+/// <see cref="VlmLoadSettings.Seed"/>.
 /// </summary>
 public static class VlmLoader
 {
-    /// <summary>
-    /// Special tokens Open-Qwen2VL adds to Qwen2.5's tokenizer, in its order: <c>&lt;|endofchunk|&gt;</c> ends an
-    /// interleaved chunk, <c>&lt;s&gt;</c> opens a caption sample.
-    /// </summary>
-    public static readonly IReadOnlyList<string> RequiredSpecialTokens = [MultimodalTokens.EndOfChunk, MultimodalTokens.Bos];
+    /// <summary>Special tokens Open-Qwen2VL adds to Qwen2.5's tokenizer (<see cref="MultimodalTokens.AddedSpecialTokens"/>).</summary>
+    public static IReadOnlyList<string> RequiredSpecialTokens => MultimodalTokens.AddedSpecialTokens;
 
-    public static LoadedVlm Load(VlmLoadOptions options)
+    public static LoadedVlm Load(ModelSource source, VlmLoadSettings? settings = null)
     {
-        if ((options.ProjectorPath is null) == (options.PrismaticPath is null))
-            throw new ArgumentException("give exactly one of a projector safetensors file and a prismatic checkpoint");
-        RequireFolder(options.LlmPath, "LLM");
-        RequireFolder(options.VisionPath, "vision");
-        var llmConfig = Qwen2Config.Load(RequireFile(Path.Combine(options.LlmPath, "config.json"), "LLM config"));
-        var visionConfig = SiglipVisionConfig.Load(RequireFile(Path.Combine(options.VisionPath, "config.json"), "vision config"));
-        int pool = options.PoolSide ?? visionConfig.GridSide;
-        if (pool < 1 || pool > visionConfig.GridSide)
-            throw new ArgumentOutOfRangeException(nameof(options), $"pool side {pool} must be within 1..{visionConfig.GridSide} (the patch grid side)");
-
-        var tokenizer = BpeTokenizer.Load(RequireFile(options.TokenizerPath ?? Path.Combine(options.LlmPath, "tokenizer.json"), "tokenizer"));
-        var added = RequiredSpecialTokens.Where(t => tokenizer.TokenToId(t) is null).ToArray();
+        settings ??= new VlmLoadSettings();
+        var tokenizer = OpenQwen2VL.Data.Tokenization.BpeTokenizer.Load(source.TokenizerPath);
+        var added = MultimodalTokens.AddedSpecialTokens.Where(t => tokenizer.TokenToId(t) is null).ToArray();
         if (added.Length > 0) tokenizer.AddSpecialTokens(added);
-        var preprocessor = ImagePreprocessor.FromModelDirectory(options.VisionPath);
+        int pool = PoolSide(settings.VisualTokens ?? source.VisualTokens, source.VisionConfig, source.Description);
+        var dtype = settings.DType;
+        var device = settings.Device;
 
+        // The seed fixes every fresh part (a preset's towers, a new projector); loaded parts overwrite theirs.
+        manual_seed(settings.Seed);
         // Built directly in the target dtype: a bf16 model never exists in float32 first (twice the memory).
-        var model = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, pool), options.DType);
+        var model = new VisionLanguageModel(new VlmConfig(source.VisionConfig, source.LlmConfig, pool), dtype);
+        PrismaticCheckpoint? prismatic = null;
         try
         {
-            var reports = new List<CheckpointLoadReport> { LoadVisionBackbone(model.VisionBackbone, options.VisionPath, options.DType, options.Device) };
-            if (options.PrismaticPath is { } pt)
+            PrismaticCheckpoint Prismatic(string path) => prismatic ??= PrismaticCheckpoint.Open(path);
+            var reports = new List<CheckpointLoadReport>();
+            if (source.VisionWeights is { } vw)
+                reports.Add(vw.Format == WeightsFormat.Prismatic
+                    ? LoadVisionBackbone(model.VisionBackbone, Prismatic(vw.Path).Vision
+                        ?? throw new StageContractException($"{vw.Path} has no vision_backbone entry"), dtype, device)
+                    : LoadVisionBackbone(model.VisionBackbone, vw.Path, dtype, device));
+            else SiglipScratchInit.ZeroResidualBranchOutputs(model.VisionBackbone);   // a tower trained from scratch
+            if (source.ProjectorWeights is { } pw)
+                reports.Add(pw.Format == WeightsFormat.Prismatic
+                    ? CheckpointLoader.LoadInto(model.Projector, Prismatic(pw.Path).Projector, dtype, device)
+                    : CheckpointLoader.LoadInto(model.Projector, pw.Path, dtype, device, PrismaticCheckpoint.ProjectorName));
+            if (source.LlmWeights is { } lw)
             {
-                using var ck = PrismaticCheckpoint.Open(RequirePath(pt, "prismatic checkpoint"));
-                reports.Add(CheckpointLoader.LoadInto(model.Projector, ck.Projector, options.DType, options.Device));
-                reports.Add(CheckpointLoader.LoadInto(model.Llm, ck.Llm, options.DType, options.Device, tieWordEmbeddings: llmConfig.TieWordEmbeddings));
+                if (lw.Format == WeightsFormat.Prismatic)
+                    reports.Add(CheckpointLoader.LoadInto(model.Llm, Prismatic(lw.Path).Llm, dtype, device, tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
+                else
+                {
+                    using var ck = SafetensorsCheckpoint.Open(lw.Path);
+                    reports.Add(CheckpointLoader.LoadInto(model.Llm, new SafetensorsCheckpointTensors(ck), dtype, device,
+                        tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
+                }
             }
-            else
-            {
-                reports.Add(CheckpointLoader.LoadInto(model.Projector, RequireFile(options.ProjectorPath!, "projector"), options.DType, options.Device,
-                    PrismaticCheckpoint.ProjectorName));
-                reports.Add(CheckpointLoader.LoadInto(model.Llm, options.LlmPath, options.DType, options.Device));
-            }
+            else model.Llm.InitializeWeights();   // HF's init for a fresh LM
+            model.to(device);
             // Ids the tokenizer hands out must have embedding rows (Qwen2.5's padded vocabulary usually has room).
             TokenEmbeddingResize.GrowTo(model.Llm, tokenizer.VocabSize);
             model.eval();
-            return new LoadedVlm(model, tokenizer, preprocessor, reports, added, llmConfig.VocabSize);
+            return new LoadedVlm(model, tokenizer, source.Preprocessor, reports, added, source.LlmConfig.VocabSize, source);
         }
         catch
         {
             model.Dispose();
             throw;
         }
+        finally
+        {
+            prismatic?.Dispose();
+        }
+    }
+
+    /// <summary>The projector's pooled grid side for <paramref name="visualTokens"/> (null: the full patch grid), or a one-line error.</summary>
+    public static int PoolSide(int? visualTokens, SiglipVisionConfig vision, string model)
+    {
+        if (visualTokens is not int n) return vision.GridSide;
+        int side = (int)Math.Round(Math.Sqrt(n));
+        if (n < 1 || side * side != n)
+            throw new StageContractException($"{n} visual tokens per image is not a square grid (pooling is side x side, e.g. 144 = 12x12)");
+        if (side > vision.GridSide)
+            throw new StageContractException($"{VisualFacts.DescribeTokens(n)} is more than the vision tower of {model} has: its patch grid is {vision.GridSide}x{vision.GridSide} = {vision.NumPatches}");
+        return side;
     }
 
     /// <summary>A Qwen2 causal LM from an HF folder (config.json + weights), in eval mode.</summary>
     public static (Qwen2ForCausalLM Model, CheckpointLoadReport Report) LoadLanguageModel(string folder, ScalarType dtype, Device device)
     {
-        RequireFolder(folder, "LLM");
-        var config = Qwen2Config.Load(RequireFile(Path.Combine(folder, "config.json"), "LLM config"));
+        if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"LLM folder not found: {folder}");
+        var config = Qwen2Config.Load(folder);
         var lm = new Qwen2ForCausalLM(config, dtype);
         try
         {
@@ -90,10 +124,18 @@ public static class VlmLoader
     }
 
     /// <summary>
-    /// Loads a SiglipModel or SiglipVisionModel checkpoint into a backbone-mode vision tower. Tensors of the parts
-    /// the backbone does not build are ignored; anything else the module lacks is an error (strict).
+    /// Loads a SiglipModel or SiglipVisionModel checkpoint (an HF folder or one safetensors file) into a backbone-mode
+    /// vision tower. Tensors of the parts the backbone does not build are ignored; anything else the module lacks is
+    /// an error (strict).
     /// </summary>
-    public static CheckpointLoadReport LoadVisionBackbone(SiglipVisionModel backbone, string folder, ScalarType dtype, Device device)
+    public static CheckpointLoadReport LoadVisionBackbone(SiglipVisionModel backbone, string folderOrFile, ScalarType dtype, Device device)
+    {
+        using var ck = SafetensorsCheckpoint.Open(folderOrFile);
+        return LoadVisionBackbone(backbone, new SafetensorsCheckpointTensors(ck), dtype, device);
+    }
+
+    /// <summary><see cref="LoadVisionBackbone(SiglipVisionModel, string, ScalarType, Device)"/> from any tensor source under HF names.</summary>
+    public static CheckpointLoadReport LoadVisionBackbone(SiglipVisionModel backbone, ICheckpointTensors source, ScalarType dtype, Device device)
     {
         const string prefix = "vision_model.";
         var config = backbone.Config;
@@ -107,17 +149,6 @@ public static class VlmLoader
                 || key.StartsWith(prefix + "post_layernorm.", StringComparison.Ordinal)
                 || key.StartsWith(prefix + "head.", StringComparison.Ordinal) ? null : key;
         }
-        return CheckpointLoader.LoadInto(backbone, folder, dtype, device, Map);
+        return CheckpointLoader.LoadInto(backbone, source, dtype, device, Map);
     }
-
-    private static void RequireFolder(string path, string what)
-    {
-        if (!Directory.Exists(path)) throw new DirectoryNotFoundException($"{what} folder not found: {path}");
-    }
-
-    private static string RequireFile(string path, string what) =>
-        File.Exists(path) ? path : throw new FileNotFoundException($"{what} file not found: {path}", path);
-
-    private static string RequirePath(string path, string what) =>
-        File.Exists(path) || Directory.Exists(path) ? path : throw new FileNotFoundException($"{what} not found: {path}", path);
 }

@@ -40,8 +40,12 @@ public sealed record StageConfig
     public bool TrainVision { get; init; }
     public bool TrainLlm { get; init; } = true;
     public bool TrainProjector { get; init; } = true;
-    /// <summary>Side of the projector's average-pool grid: 12 → 144 visual tokens, 27 → 729 (SFT).</summary>
-    public int VisualPoolSide { get; init; } = 12;
+    /// <summary>
+    /// Visual tokens per image, a square: the projector average-pools the patch grid to its side (144 = 12x12 in
+    /// pre-training). Null: the vision tower's full patch grid (729 = 27x27 for SO400M), SFT's default: the
+    /// "low-to-high" switch keeps the projector and stops pooling.
+    /// </summary>
+    public int? VisualTokens { get; init; } = 144;
 
     // Numerics and memory.
     /// <summary>"auto" (bf16 on CUDA, fp32 on CPU), "bf16" or "fp32".</summary>
@@ -76,7 +80,7 @@ public sealed record StageConfig
         Stage.Sft => new StageConfig
         {
             Stage = stage, LearningRate = 2e-5, WeightDecay = 0.1, GlobalBatchSequences = 128,
-            MicroBatchSequences = 2, VisualPoolSide = 27, SequenceLength = 4096,
+            MicroBatchSequences = 2, VisualTokens = null, SequenceLength = 4096,
         },
         Stage.Align => new StageConfig
         {

@@ -24,7 +24,7 @@ public interface ITrainableModel : IDisposable
     /// </summary>
     void ConvertTo(ScalarType dtype, Device device);
 
-    /// <summary>Per-decoder-layer wrapper; null = plain calls. See <see cref="Checkpointing.ActivationCheckpoint"/>.</summary>
+    /// <summary>Per-decoder-layer wrapper; null = plain calls. See <see cref="Memory.ActivationCheckpoint"/>.</summary>
     Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
 
     /// <summary>Which components train; frozen ones get requires_grad = false.</summary>
@@ -34,7 +34,4 @@ public interface ITrainableModel : IDisposable
 
     /// <summary>Positions one image occupies in the packed sequence after the splice.</summary>
     int VisualTokensPerImage { get; }
-
-    /// <summary>HF config.json of the LLM for the export folder, or null when the model has none.</summary>
-    string? LlmConfigJson { get; }
 }

@@ -1,8 +1,3 @@
-using OpenQwen2VL.Data.Tokenization;
-using OpenQwen2VL.Model.Checkpoints;
-using OpenQwen2VL.Data.Formats;
-using OpenQwen2VL.Model.Siglip;
-using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Vlm;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -31,44 +26,6 @@ public sealed class VlmTrainableModel : ITrainableModel
             Count(ModelComponent.Llm), cfg.Llm.NumHiddenLayers, cfg.Llm.HiddenSize,
             Count(ModelComponent.Vision), cfg.Vision.NumHiddenLayers - 1, cfg.Vision.HiddenSize, cfg.Vision.GridSide * cfg.Vision.GridSide,
             Count(ModelComponent.Projector), cfg.PoolSide * cfg.PoolSide);
-    }
-
-    /// <summary>
-    /// The built-in random-init preset (`--preset tiny`): the VLM's tiny config, 4x4 = 16 visual tokens; its vision
-    /// tower starts as a patch embedding passed through identity blocks (<see cref="SiglipScratchInit"/>).
-    /// </summary>
-    public static VlmTrainableModel Tiny(int vocabSize, long seed)
-    {
-        var vlm = VisionLanguageModel.CreateRandom(VlmConfig.Tiny(vocabSize), seed);
-        SiglipScratchInit.ZeroResidualBranchOutputs(vlm.VisionBackbone);
-        return new(vlm);
-    }
-
-    /// <summary>
-    /// From HF folders: a Qwen2/Qwen2.5 LLM folder (model.safetensors or a sharded index) and a SigLIP folder,
-    /// and optionally a projector file from an earlier stage (keys <c>mlp_projector.*</c>); else the projector
-    /// is newly initialised. Strict loads through <see cref="CheckpointLoader"/>. When the LLM folder has a
-    /// tokenizer.json, Open-Qwen2VL's special tokens are added if absent and the embeddings grown only if needed.
-    /// </summary>
-    public static VlmTrainableModel FromFolders(string llmDir, string visionDir, string? projectorFile, int poolSide, long seed)
-    {
-        var llmConfig = Qwen2Config.Load(Path.Combine(llmDir, "config.json"));
-        var visionConfig = SiglipVisionConfig.Load(Path.Combine(visionDir, "config.json"));
-        manual_seed(seed);
-        var vlm = new VisionLanguageModel(new VlmConfig(visionConfig, llmConfig, poolSide));
-        CheckpointLoader.LoadInto(vlm.Llm, llmDir, ScalarType.Float32, CPU);
-        VlmLoader.LoadVisionBackbone(vlm.VisionBackbone, visionDir, ScalarType.Float32, CPU);
-        if (projectorFile is not null)
-            CheckpointLoader.LoadInto(vlm.Projector, projectorFile, ScalarType.Float32, CPU, PrismaticCheckpoint.ProjectorName);
-        var tokenizerPath = Path.Combine(llmDir, "tokenizer.json");
-        if (File.Exists(tokenizerPath))
-        {
-            var tokenizer = BpeTokenizer.Load(tokenizerPath);
-            var missing = VlmLoader.RequiredSpecialTokens.Where(t => tokenizer.TokenToId(t) is null).ToArray();
-            if (missing.Length > 0) tokenizer.AddSpecialTokens(missing);
-            TokenEmbeddingResize.GrowTo(vlm.Llm, tokenizer.VocabSize);
-        }
-        return new VlmTrainableModel(vlm);
     }
 
     public IReadOnlyList<NamedParameter> Parameters() =>
@@ -129,7 +86,6 @@ public sealed class VlmTrainableModel : ITrainableModel
 
     public ModelShape Shape { get; }
     public int VisualTokensPerImage => Vlm.Projector.PoolSide * Vlm.Projector.PoolSide;
-    public string? LlmConfigJson => Vlm.Config.Llm.ToJson();
 
     public void Dispose() => Vlm.Dispose();
 }

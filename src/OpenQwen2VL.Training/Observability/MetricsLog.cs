@@ -3,8 +3,8 @@ using System.Text.Json;
 namespace OpenQwen2VL.Training.Observability;
 
 /// <summary>
-/// RUN_DIR/metrics.jsonl, one JSON object per optimiser step. On resume, lines of steps after the
-/// checkpoint (written before the interruption) are dropped so the file describes one consistent run.
+/// RUN_DIR/metrics.jsonl, one JSON object per optimiser step (<c>step</c> counts from 0). On resume, lines of steps after
+/// the checkpoint (written before the interruption) are dropped so the file describes one consistent run.
 /// </summary>
 public sealed class MetricsLog
 {
@@ -16,13 +16,14 @@ public sealed class MetricsLog
     };
     readonly string _path;
 
-    public MetricsLog(string path, int keepUpToStep)
+    /// <param name="stepsCompleted">steps the resumed checkpoint holds: lines of steps 0..stepsCompleted-1 are kept</param>
+    public MetricsLog(string path, int stepsCompleted)
     {
         _path = path;
         if (!File.Exists(path)) return;
         var kept = File.ReadLines(path)
             .Where(l => !string.IsNullOrWhiteSpace(l))
-            .Where(l => { try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() <= keepUpToStep; } catch (JsonException) { return false; } })
+            .Where(l => { try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() < stepsCompleted; } catch (JsonException) { return false; } })
             .ToList();
         File.WriteAllLines(path + ".tmp", kept);
         File.Move(path + ".tmp", path, overwrite: true);

@@ -70,8 +70,11 @@ internal sealed class TorchSaveTestArchive
         Op('}'); Op('('); Str("_metadata"); Op('}'); Op('u'); Op('b');
     }
 
-    /// <summary>{"model": {"projector": OrderedDict, "llm_backbone": OrderedDict}} as Open-Qwen2VL saves it.</summary>
-    public void PrismaticRoot(IReadOnlyList<(string, View)> projector, IReadOnlyList<(string, View)> llm)
+    /// <summary>
+    /// {"model": {"projector": OrderedDict, "llm_backbone": OrderedDict}} as Open-Qwen2VL saves it; with
+    /// <paramref name="vision"/>, also the "vision_backbone" entry a run that trained its tower writes.
+    /// </summary>
+    public void PrismaticRoot(IReadOnlyList<(string, View)> projector, IReadOnlyList<(string, View)> llm, IReadOnlyList<(string, View)>? vision = null)
     {
         Op(0x80); Op(2);
         Op('}'); Op('q'); Op(0);
@@ -80,9 +83,21 @@ internal sealed class TorchSaveTestArchive
         Op('(');
         Str("projector"); StateDict(projector);
         Str("llm_backbone"); StateDict(llm);
+        if (vision is not null) { Str("vision_backbone"); StateDict(vision); }
         Op('u');
         Op('s');
         Op('.');
+    }
+
+    /// <summary>A contiguous float32 view of fresh storage holding <paramref name="values"/>.</summary>
+    public static View Float32(string key, float[] values, long[] shape)
+    {
+        var bytes = new byte[values.Length * 4];
+        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        var stride = new long[shape.Length];
+        long s = 1;
+        for (int d = shape.Length - 1; d >= 0; d--) { stride[d] = s; s *= shape[d]; }
+        return new View(new TestStorage(key, "FloatStorage", values.Length, bytes), 0, shape, stride);
     }
 
     public void Save(string path, string archiveName = "archive", CompressionLevel level = CompressionLevel.NoCompression)

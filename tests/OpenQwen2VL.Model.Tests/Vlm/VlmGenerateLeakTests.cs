@@ -14,7 +14,7 @@ public sealed class VlmGenerateLeakTests
     [InlineData(false)]
     public void GenerationWithImagesDoesNotLeak(bool useCache)
     {
-        using var loaded = VlmLoader.Load(VlmLoaderParityTests.Options(prismatic: true, ModelFixtures.PoolSizes()[0]));
+        using var loaded = VlmLoaderParityTests.Load(prismatic: true, ModelFixtures.PoolSizes()[0]);
         using var pixels = ModelFixtures.PixelValues();
         using var image = pixels.narrow(0, 0, 1);
         long[] prompt = [loaded.Tokenizer.RequireId("<s>"), VlmBatch.ImageMarker, .. loaded.Tokenizer.Encode("\n").Select(i => (long)i)];

@@ -1,3 +1,4 @@
+using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Tests.Model;
@@ -22,15 +23,18 @@ public sealed class VlmLoaderParityTests : IDisposable
         ModelFixtures.DisposeAll(ref_);
     }
 
-    internal static VlmLoadOptions Options(bool prismatic, int? pool, string? tokenizer = null) => new()
+    /// <summary>The fixture parts as a user names them: the released .pt with --llm/--vision, or --llm/--vision/--projector.</summary>
+    internal static ModelRequest Request(bool prismatic, string? tokenizer = null) => new()
     {
-        LlmPath = ReferenceFixtures.File("qwen2"),
-        VisionPath = ReferenceFixtures.File("siglip"),
-        TokenizerPath = tokenizer ?? ReferenceFixtures.File("tokenizer.json"),
-        PrismaticPath = prismatic ? ReferenceFixtures.File(PrismaticCheckpoint.FileName) : null,
-        ProjectorPath = prismatic ? null : ReferenceFixtures.File("projector.safetensors"),
-        PoolSide = pool,
+        Model = prismatic ? ReferenceFixtures.File(PrismaticCheckpoint.FileName) : null,
+        Llm = ReferenceFixtures.File("qwen2"),
+        Vision = ReferenceFixtures.File("siglip"),
+        Projector = prismatic ? null : ReferenceFixtures.File("projector.safetensors"),
+        Tokenizer = tokenizer ?? ReferenceFixtures.File("tokenizer.json"),
     };
+
+    internal static LoadedVlm Load(bool prismatic, int? pool, string? tokenizer = null) =>
+        VlmLoader.Load(ModelSourceResolver.Resolve(Request(prismatic, tokenizer)), new VlmLoadSettings { VisualTokens = pool * pool });
 
     public static TheoryData<int, bool> PoolsAndSources()
     {
@@ -47,7 +51,7 @@ public sealed class VlmLoaderParityTests : IDisposable
     [MemberData(nameof(PoolsAndSources))]
     public void AssembledVlmReproducesReferenceLogitsAndLoss(int pool, bool prismatic)
     {
-        using var loaded = VlmLoader.Load(Options(prismatic, pool));
+        using var loaded = Load(prismatic, pool);
         Assert.All(loaded.Reports, r => Assert.True(r.IsComplete, r.ToString()));
         Assert.Equal(3, loaded.Reports.Count);
         using var scope = NewDisposeScope();
@@ -70,7 +74,7 @@ public sealed class VlmLoaderParityTests : IDisposable
     [InlineData(true)]
     public void AssembledVlmGreedyIdsMatchReferenceWithAndWithoutCache(bool useCache)
     {
-        using var loaded = VlmLoader.Load(Options(prismatic: true, ModelFixtures.PoolSizes()[0]));
+        using var loaded = Load(prismatic: true, ModelFixtures.PoolSizes()[0]);
         var prompt = ref_["gen_prompt"].data<long>().ToArray();
         var expected = ref_["gen_greedy"].data<long>().ToArray();
         using var imagePixels = pixels.narrow(0, 0, prompt.Count(t => t == VlmBatch.ImageMarker));
@@ -80,7 +84,7 @@ public sealed class VlmLoaderParityTests : IDisposable
     [Fact]
     public void DefaultPoolIsTheFullPatchGrid()
     {
-        using var loaded = VlmLoader.Load(Options(prismatic: true, pool: null));
+        using var loaded = Load(prismatic: true, pool: null);
         Assert.Equal(loaded.Model.Config.Vision.GridSide, loaded.Model.Projector.PoolSide);
     }
 
@@ -96,7 +100,7 @@ public sealed class VlmLoaderParityTests : IDisposable
         Assert.Equal(expectedIds.Values.Order(), Enumerable.Range((int)expectedIds.Values.Min(), expectedIds.Count).Select(i => (long)i));
         File.WriteAllText(tmp.File("tokenizer.json"), json.ToJsonString());
 
-        using var loaded = VlmLoader.Load(Options(prismatic: true, ModelFixtures.PoolSizes()[0], tmp.File("tokenizer.json")));
+        using var loaded = Load(prismatic: true, ModelFixtures.PoolSizes()[0], tmp.File("tokenizer.json"));
         Assert.Equal(VlmLoader.RequiredSpecialTokens.Order(), loaded.AddedTokens.Order());
         foreach (var (token, id) in expectedIds) Assert.Equal((int)id, loaded.Tokenizer.TokenToId(token));
         Assert.False(loaded.EmbeddingsResized);
@@ -106,10 +110,13 @@ public sealed class VlmLoaderParityTests : IDisposable
     [Fact]
     public void ProjectorAndPrismaticAreExclusiveAndBadPoolIsRejected()
     {
-        Assert.Throws<ArgumentException>(() => VlmLoader.Load(Options(prismatic: true, null) with { ProjectorPath = ReferenceFixtures.File("projector.safetensors") }));
+        var both = Assert.Throws<StageContractException>(() => ModelSourceResolver.Resolve(Request(prismatic: true) with { Projector = ReferenceFixtures.File("projector.safetensors") }));
+        Assert.Contains("--projector", both.Message);
         var grid = Siglip().GridSide;
-        Assert.Throws<ArgumentOutOfRangeException>(() => VlmLoader.Load(Options(prismatic: true, grid + 1)));
-        Assert.Throws<DirectoryNotFoundException>(() => VlmLoader.Load(Options(prismatic: true, null) with { VisionPath = "/nonexistent/siglip" }));
+        var tooMany = Assert.Throws<StageContractException>(() => Load(prismatic: true, grid + 1));
+        Assert.Contains($"{grid}x{grid}", tooMany.Message);
+        var missing = Assert.Throws<StageContractException>(() => ModelSourceResolver.Resolve(Request(prismatic: true) with { Vision = "/nonexistent/siglip" }));
+        Assert.Contains("/nonexistent/siglip", missing.Message);
     }
 
     private static OpenQwen2VL.Model.Siglip.SiglipVisionConfig Siglip() =>

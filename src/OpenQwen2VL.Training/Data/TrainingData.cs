@@ -1,0 +1,198 @@
+using OpenQwen2VL.Data.Images;
+using OpenQwen2VL.Data.Loading;
+using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Packing;
+using OpenQwen2VL.Data.Prompts;
+using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Synthetic;
+using OpenQwen2VL.Training.Config;
+
+namespace OpenQwen2VL.Training.Data;
+
+/// <summary>What a stage trains on.</summary>
+public enum TrainingDataKind
+{
+    /// <summary>Packed multimodal sequences (<c>oqvl pack</c>), already tokenized.</summary>
+    Packed,
+    /// <summary>Image-caption shards (synth, curate, img2dataset), tokenized with the model's tokenizer, one pair per row.</summary>
+    Captions,
+    /// <summary>LLaVA-style SFT conversations, tokenized with the model's tokenizer (ChatML, loss on the replies).</summary>
+    Sft,
+    /// <summary>A learnable synthetic packed stream (<see cref="SyntheticCaptionBatches"/>) for smoke runs.</summary>
+    Synthetic,
+}
+
+/// <summary>
+/// `--data` of <c>oqvl train</c>, resolved before any compute: what it is, where its files are and what it was made
+/// for (tokenizer, visual tokens per image, image size, sequence capacity), so the stage can check the model against
+/// it (<see cref="StageChecks"/>) and then open it (<see cref="Open"/>).
+/// </summary>
+public sealed record TrainingData
+{
+    public required TrainingDataKind Kind { get; init; }
+    public required string Description { get; init; }
+    public StageManifest? Manifest { get; init; }
+    public IReadOnlyList<string> Shards { get; init; } = [];
+    public string? SftJson { get; init; }
+    public string? SftImageRoot { get; init; }
+    public int SyntheticSequences { get; init; }
+    /// <summary>The tokenizer the data's ids were made with (packed data).</summary>
+    public TokenizerFacts? Tokenizer { get; init; }
+    /// <summary>That tokenizer's file, when the data folder carries it.</summary>
+    public string? TokenizerPath { get; init; }
+    /// <summary>Visual tokens per image the data was packed for.</summary>
+    public int? VisualTokens { get; init; }
+    /// <summary>The image size the data was prepared for (packed images are re-encoded down to it).</summary>
+    public int? ImageSize { get; init; }
+    /// <summary>Tokens per packed sequence.</summary>
+    public int? ContextLength { get; init; }
+
+    /// <summary>The lineage entry of the data for the run's manifest.</summary>
+    public ManifestInput AsInput() => Manifest?.AsInput() ?? new ManifestInput(Kind.ToString().ToLowerInvariant(), Description);
+
+    /// <summary>
+    /// Accepts a folder written by an earlier stage (<c>oqvl pack</c>: packed sequences; <c>oqvl curate</c>: caption
+    /// shards; <c>oqvl synth</c>: its caption shards in pre-training, its SFT conversations in SFT), a folder of packed
+    /// shards with header.json, or the explicit specs <c>shards:SPEC</c> (packed shards), <c>captions:SPEC</c>,
+    /// <c>sft:JSON,IMAGE_ROOT</c> and <c>synthetic:N</c>. Problems are one-line <see cref="StageContractException"/>s.
+    /// </summary>
+    public static TrainingData Resolve(string spec, Stage stage)
+    {
+        if (string.IsNullOrWhiteSpace(spec)) throw new StageContractException("--data: nothing given");
+        if (Directory.Exists(spec)) return FromFolder(spec, stage);
+        int colon = spec.IndexOf(':');
+        string scheme = colon < 0 ? "" : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
+        return scheme switch
+        {
+            "synthetic" => new TrainingData
+            {
+                Kind = TrainingDataKind.Synthetic, Description = spec,
+                SyntheticSequences = int.TryParse(arg, out int n) && n > 0 ? n : throw new StageContractException($"--data synthetic:N needs a positive N, got '{arg}'"),
+            },
+            "shards" => FromPackedShards(ExpandExisting(arg, spec), spec, header: null, manifest: null),
+            "captions" => new TrainingData { Kind = TrainingDataKind.Captions, Description = spec, Shards = ExpandExisting(arg, spec) },
+            "sft" => FromSftSpec(arg),
+            _ => throw new StageContractException(
+                $"--data {spec}: not found (give a folder written by oqvl pack, curate or synth, or shards:SPEC, captions:SPEC, sft:JSON,IMAGE_ROOT, synthetic:N)"),
+        };
+    }
+
+    static TrainingData FromFolder(string dir, Stage stage)
+    {
+        if (!StageManifest.Exists(dir))
+        {
+            // A packed folder from before manifests: header.json and packed-*.tar.
+            string header = Path.Combine(dir, "header.json");
+            var tars = Directory.GetFiles(dir, "packed-*.tar").Order(StringComparer.Ordinal).ToList();
+            if (File.Exists(header) && tars.Count > 0) return FromPackedShards(tars, dir, ParseHeader(File.ReadAllBytes(header), header), null);
+            throw new StageContractException($"--data {dir}: no manifest.json; give a folder written by oqvl pack, curate or synth");
+        }
+        var m = StageManifest.Read(dir).RequireKind("--data", StageKinds.Packed, StageKinds.Curated, StageKinds.Synthetic);
+        switch (m.Kind)
+        {
+            case StageKinds.Packed:
+            {
+                var shards = m.RequireShards();
+                var data = FromPackedShards(shards, dir, ParseHeader(File.ReadAllBytes(m.RequireFile("header")), m.RequireFile("header")), m);
+                return data with { TokenizerPath = m.OptionalFile("tokenizer") };
+            }
+            case StageKinds.Synthetic when stage == Stage.Sft:
+                return new TrainingData
+                {
+                    Kind = TrainingDataKind.Sft, Description = $"SFT conversations of {dir}", Manifest = m,
+                    SftJson = m.RequireFile("sft_json"), SftImageRoot = m.RequireFile("sft_images"),
+                };
+            default:
+                return new TrainingData { Kind = TrainingDataKind.Captions, Description = $"caption shards of {dir}", Manifest = m, Shards = m.RequireShards() };
+        }
+    }
+
+    static TrainingData FromPackedShards(IReadOnlyList<string> shards, string description, PackedHeader? header, StageManifest? manifest)
+    {
+        header ??= ReadShardHeader(shards.First(File.Exists));
+        return new TrainingData
+        {
+            Kind = TrainingDataKind.Packed, Description = $"packed data {description}", Manifest = manifest, Shards = shards,
+            Tokenizer = manifest?.Tokenizer ?? new TokenizerFacts { Fingerprint = header.TokenizerFingerprint, VocabSize = 0 },
+            VisualTokens = manifest?.Visual?.TokensPerImage ?? header.VisualTokens,
+            ImageSize = manifest?.Visual?.ImageSize,
+            ContextLength = manifest?.ContextLength ?? header.Capacity,
+        };
+    }
+
+    static TrainingData FromSftSpec(string arg)
+    {
+        int comma = arg.LastIndexOf(',');
+        if (comma <= 0 || comma == arg.Length - 1) throw new StageContractException($"--data sft:JSON,IMAGE_ROOT expected, got 'sft:{arg}'");
+        string json = arg[..comma], imageRoot = arg[(comma + 1)..];
+        if (!File.Exists(json)) throw new StageContractException($"--data: SFT annotations not found: {json}");
+        if (!Directory.Exists(imageRoot)) throw new StageContractException($"--data: SFT image folder not found: {imageRoot}");
+        return new TrainingData { Kind = TrainingDataKind.Sft, Description = $"sft:{arg}", SftJson = json, SftImageRoot = imageRoot };
+    }
+
+    static IReadOnlyList<string> ExpandExisting(string arg, string spec)
+    {
+        IReadOnlyList<string> shards;
+        try { shards = ShardSpec.Expand(arg); }
+        catch (Exception e) when (e is FormatException or ArgumentException) { throw new StageContractException($"--data {spec}: {e.Message}"); }
+        var missing = shards.Where(s => !File.Exists(s)).ToList();
+        if (missing.Count > 0)
+            throw new StageContractException($"--data {spec}: {missing.Count} of its {shards.Count} shards do not exist (first: {missing[0]})");
+        return shards;
+    }
+
+    static PackedHeader ParseHeader(byte[] json, string where)
+    {
+        try { return PackedHeader.Parse(json); }
+        catch (InvalidDataException e) { throw new StageContractException($"{where}: {e.Message}"); }
+    }
+
+    static PackedHeader ReadShardHeader(string shard)
+    {
+        var first = WebDatasetReader.Read(shard, new SkipStats()).FirstOrDefault();
+        if (first is null || first.Key != PackedHeader.HeaderKey || !first.Members.TryGetValue("json", out var json))
+            throw new StageContractException($"{shard} is not a packed shard (no {PackedHeader.HeaderKey}.json first): pack the data with oqvl pack");
+        return ParseHeader(json, shard);
+    }
+
+    /// <summary>The batches of this rank, tokenized (where the data is text) and preprocessed for the model.</summary>
+    public IBatchSource Open(TrainingDataOpenOptions o)
+    {
+        var loader = new LoaderOptions
+        {
+            BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, PadId = o.PadId,
+            GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0,
+        };
+        IBatchStream stream = Kind switch
+        {
+            TrainingDataKind.Synthetic => new SyntheticCaptionBatches(SyntheticSequences, o.MicroBatch, o.Preprocessor.Size, o.Tokenizer.VocabSize, o.Seed, o.Rank, o.World),
+            TrainingDataKind.Packed => new LoaderBatchStream(Shards, new PackedShardSource(), o.Preprocessor, loader),
+            TrainingDataKind.Captions => new LoaderBatchStream(Shards,
+                new CaptionShardSource(new CaptionSampleBuilder(o.Tokenizer, o.VisualTokensPerImage), o.SequenceLength - o.VisualTokensPerImage + 1), o.Preprocessor, loader),
+            TrainingDataKind.Sft => new LoaderBatchStream([SftJson!],
+                new SftExampleSource(new LlavaSftReader(new ChatMlPromptBuilder(o.Tokenizer), SftImageRoot!, o.SequenceLength, o.VisualTokensPerImage)), o.Preprocessor, loader),
+            _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+        };
+        return new BatchStreamSource(stream);
+    }
+}
+
+/// <summary>What opening <see cref="TrainingData"/> needs from the model and the stage.</summary>
+public sealed record TrainingDataOpenOptions
+{
+    public required int MicroBatch { get; init; }
+    /// <summary>The model's image transform.</summary>
+    public required ImagePreprocessor Preprocessor { get; init; }
+    /// <summary>The model's tokenizer (for captions and conversations).</summary>
+    public required ITextTokenizer Tokenizer { get; init; }
+    public required int VisualTokensPerImage { get; init; }
+    /// <summary>Samples are cut to this many tokens, visual tokens included.</summary>
+    public required int SequenceLength { get; init; }
+    public int Seed { get; init; }
+    public int Rank { get; init; }
+    public int World { get; init; } = 1;
+    /// <summary>Right padding; an id inside the model's vocabulary.</summary>
+    public int PadId { get; init; }
+    public int GroupByImageCount { get; init; }
+}

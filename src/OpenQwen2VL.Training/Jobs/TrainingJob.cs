@@ -1,0 +1,180 @@
+using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Prompts;
+using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Model.Vlm;
+using OpenQwen2VL.Training.Config;
+using OpenQwen2VL.Training.Data;
+using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Training.Observability;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Training.Jobs;
+
+/// <summary>One stage as <c>oqvl train</c> runs it (and the demo, through the same code).</summary>
+public sealed record TrainingJobOptions
+{
+    public required Stage Stage { get; init; }
+    /// <summary>`--data`: see <see cref="TrainingData.Resolve"/>.</summary>
+    public required string Data { get; init; }
+    public required string RunDirectory { get; init; }
+    /// <summary>A built-in preset (sized from the data's tokenizer), or null to load <see cref="Model"/>.</summary>
+    public ModelPreset? Preset { get; init; }
+    /// <summary>The initial weights: <c>--model</c> and/or <c>--llm/--vision/--projector</c>.</summary>
+    public ModelRequest? Model { get; init; }
+    /// <summary>tokenizer.json for a preset when the data carries none.</summary>
+    public string? Tokenizer { get; init; }
+    public string? ConfigFile { get; init; }
+    /// <summary>`key=value` overrides of the stage config (<see cref="StageConfig.Resolve"/>).</summary>
+    public IReadOnlyList<string> Overrides { get; init; } = [];
+    public Device Device { get; init; } = CPU;
+    public int? StopAt { get; init; }
+    public bool Resume { get; init; }
+    public CancellationToken Cancellation { get; init; }
+    public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
+    /// <summary>Plan and load reports, one line each.</summary>
+    public Action<string>? Log { get; init; }
+}
+
+/// <summary>
+/// Runs one training stage end to end: resolves the data and the model source, resolves the stage config, checks the
+/// data against the model before any compute (<see cref="StageChecks"/>), builds the model through the one loader
+/// (<see cref="VlmLoader"/>), writes the run's manifest, trains, and exports final/ as a self-describing model folder.
+/// </summary>
+public static class TrainingJob
+{
+    /// <summary>A preset's own training defaults (under a config file and --set): CPU-sized batches, a demo learning rate.</summary>
+    public static IReadOnlyList<string> PresetDefaults(ModelPreset preset, Stage stage) => preset switch
+    {
+        ModelPreset.Tiny =>
+        [
+            "global_batch_sequences=8", "micro_batch_sequences=4", "learning_rate=0.002", "log_every=1", "checkpoint_every=10", "max_steps=40",
+            // 4x4 pooling of the 8x8 grid in pre-training; SFT sees the full grid (the stage default).
+            .. stage == Stage.Pretrain ? new[] { "visual_tokens=16" } : [],
+        ],
+        _ => [],
+    };
+
+    public static TrainingResult Run(TrainingJobOptions o)
+    {
+        var log = o.Log ?? (_ => { });
+        var data = TrainingData.Resolve(o.Data, o.Stage);
+        var (source, preset) = ResolveModel(o, data);
+        var cfg = ResolveConfig(o, preset);
+
+        // Check the data against the model before any compute.
+        var tokenizer = MultimodalTokens.LoadTokenizer(source.TokenizerPath);
+        int tokens = cfg.VisualTokens ?? source.VisionConfig.NumPatches;
+        VlmLoader.PoolSide(tokens, source.VisionConfig, source.Description);
+        StageChecks.VisualTokens(data, tokens, source.VisionConfig.GridSide);
+        StageChecks.Tokenizer(data, TokenizerFacts.Of(tokenizer), source.TokenizerPath);
+        StageChecks.Vocabulary(data, Math.Max(source.LlmConfig.VocabSize, tokenizer.VocabSize));
+        StageChecks.ImageSize(data, source.VisionConfig.ImageSize);
+        StageChecks.ContextLength(data, cfg.SequenceLength, source.LlmConfig.MaxPositionEmbeddings);
+        log($"data: {data.Description}");
+        log($"model: {source.Description}; {VisualFacts.DescribeTokens(tokens)}");
+
+        var loaded = VlmLoader.Load(source, new VlmLoadSettings { VisualTokens = tokens, Seed = cfg.Seed });
+        // The trainable wrapper owns (and disposes) the network from here.
+        using var model = new VlmTrainableModel(loaded.Model);
+        foreach (var report in loaded.Reports) log($"loaded {report}");
+        if (source.ProjectorWeights is null && !source.IsPreset) log("projector: new (first stage from the base models)");
+        long rows = OpenQwen2VL.Model.Qwen2.TokenEmbeddingResize.Rows(loaded.Model.Llm);
+        int padId = tokenizer.TokenToId("<|endoftext|>") ?? 0;
+        IBatchSource batches;
+        try
+        {
+            batches = data.Open(new TrainingDataOpenOptions
+            {
+                MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
+                VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
+                GroupByImageCount = cfg.GroupByImageCount,
+            });
+        }
+        catch (ArgumentException e) { throw new StageContractException($"--data {o.Data}: {e.Message}"); }
+        using var _ = batches;
+
+        string run = o.RunDirectory;
+        var runManifest = RunManifest(data, source, preset, cfg, tokenizer, tokens, rows, loaded);
+        Directory.CreateDirectory(run);
+        File.Copy(source.TokenizerPath, Path.Combine(run, RunLayout.Tokenizer), overwrite: true);
+        runManifest.Write(run);
+
+        var finalManifest = new StageManifest
+        {
+            Kind = StageKinds.Model, Inputs = [new ManifestInput(StageKinds.Run, Path.GetFullPath(run))],
+            Tokenizer = runManifest.Tokenizer, Visual = runManifest.Visual, PromptFormat = runManifest.PromptFormat, ContextLength = cfg.SequenceLength,
+            Files = new() { ["llm"] = RunLayout.ModelLlm, ["vision"] = RunLayout.ModelVision, ["projector"] = RunLayout.ModelProjector, ["tokenizer"] = $"{RunLayout.ModelLlm}/tokenizer.json" },
+            Model = new JsonObject
+            {
+                ["stage"] = Name(cfg.Stage), ["steps"] = cfg.MaxSteps, ["vision_trained"] = cfg.TrainVision,
+                ["preset"] = preset is { } p ? Name(p) : null,
+            },
+        };
+        return new Trainer(model, batches, new TrainerOptions
+        {
+            Config = cfg, RunDirectory = run, Device = o.Device, StopAt = o.StopAt, Resume = o.Resume,
+            // A preset's fresh tower cannot be rebuilt from a source: checkpoints keep it.
+            SaveFrozenComponents = source.VisionWeights is null, Cancellation = o.Cancellation, OnLog = o.OnLog,
+            WriteModelFiles = dir => ModelExport.WriteSideFiles(dir, source.LlmConfig, rows, source.VisionConfig, loaded.Preprocessor,
+                source.TokenizerPath, source.TokenizerSideFilesDirectory, finalManifest),
+        }).Run();
+    }
+
+    static (ModelSource, ModelPreset?) ResolveModel(TrainingJobOptions o, TrainingData data)
+    {
+        if (o.Preset is { } preset)
+        {
+            if (o.Model is { } parts && (parts.Model ?? parts.Llm ?? parts.Projector) is not null)
+                throw new StageContractException("--preset does not combine with --model, --llm or --projector (it may take --vision: a published SigLIP under the preset's LLM)");
+            string tokenizer = o.Tokenizer ?? data.TokenizerPath
+                ?? throw new StageContractException($"--preset {Name(preset)} is sized from the data's tokenizer, but {data.Description} names none: pass --tokenizer FILE");
+            if (!File.Exists(tokenizer)) throw new StageContractException($"--tokenizer: file not found: {tokenizer}");
+            var presetSource = ModelPresets.Source(preset, tokenizer);
+            return (o.Model?.Vision is { } vision ? ModelSourceResolver.WithVision(presetSource, vision) : presetSource, preset);
+        }
+        if (o.Model is null) throw new StageContractException("no model: pass --preset tiny, --model SOURCE (a model or run folder, a released .pt), or --llm DIR --vision DIR");
+        var source = ModelSourceResolver.Resolve(o.Model with { Tokenizer = o.Model.Tokenizer ?? o.Tokenizer }, requireProjector: false);
+        // A model trained from a preset keeps the preset's training defaults in its later stages.
+        var fromPreset = source.Manifest?.Model?["preset"]?.GetValue<string>() is { } name && Enum.TryParse<ModelPreset>(name, ignoreCase: true, out var p) ? p : (ModelPreset?)null;
+        return (source, fromPreset);
+    }
+
+    static StageConfig ResolveConfig(TrainingJobOptions o, ModelPreset? preset)
+    {
+        if (o.ConfigFile is { } f && !File.Exists(f)) throw new StageContractException($"--config: file not found: {f}");
+        try { return StageConfig.Resolve(o.Stage, o.ConfigFile, o.Overrides, preset is { } p ? PresetDefaults(p, o.Stage) : null); }
+        catch (ArgumentException e) { throw new StageContractException(e.Message); }
+        catch (System.Text.Json.JsonException e) { throw new StageContractException($"--config {o.ConfigFile}: not JSON ({e.Message.Split('\n')[0]})"); }
+    }
+
+    static StageManifest RunManifest(TrainingData data, ModelSource source, ModelPreset? preset, StageConfig cfg,
+        OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, int tokens, long embeddingRows, LoadedVlm loaded)
+    {
+        JsonNode? visionWeights = source.VisionWeights is { } vw
+            ? new JsonObject { ["path"] = Path.GetFullPath(vw.Path), ["format"] = vw.Format.ToString().ToLowerInvariant() }
+            : null;
+        return new StageManifest
+        {
+            Kind = StageKinds.Run,
+            Inputs = [data.AsInput(), source.AsInput()],
+            Tokenizer = TokenizerFacts.Of(tokenizer),
+            Visual = ModelExport.Visual(tokens, loaded.Preprocessor),
+            PromptFormat = cfg.Stage == Stage.Sft ? PromptFormats.ChatMl : PromptFormats.Plain,
+            ContextLength = cfg.SequenceLength,
+            Files = new() { ["tokenizer"] = RunLayout.Tokenizer, ["config"] = RunLayout.Config, ["metrics"] = RunLayout.Metrics },
+            Model = new JsonObject
+            {
+                ["stage"] = Name(cfg.Stage),
+                ["preset"] = preset is { } p ? Name(p) : null,
+                // The checkpoints hold as many embedding rows as the model has (grown to the tokenizer where needed).
+                ["llm_config"] = JsonNode.Parse((source.LlmConfig with { VocabSize = checked((int)embeddingRows) }).ToJson()),
+                ["vision_config"] = JsonNode.Parse(source.VisionConfig.ToJson()),
+                // Frozen towers are not in the checkpoints: a run without final/ loads the tower from here.
+                ["vision_weights"] = cfg.TrainVision ? null : visionWeights,
+            },
+        };
+    }
+
+    static string Name<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+}
