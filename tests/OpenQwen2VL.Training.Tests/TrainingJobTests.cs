@@ -76,4 +76,16 @@ public sealed class TrainingJobTests : IDisposable
         Assert.Equal(File.ReadAllBytes(Path.Combine(tower, RunLayout.HfWeights)), File.ReadAllBytes(exported));
         Assert.Contains(tower, StageManifest.Read(_dir.File("second")).Inputs[1].Path);
     }
+
+    [Fact]
+    public void ResumeContinuesTheSameRunOrIsRefused()
+    {
+        var job = Job("resumable", steps: 3) with { StopAt = 1 };
+        Assert.True(TrainingJob.Run(job).Interrupted);
+        Assert.Contains("already has checkpoints", Assert.Throws<StageContractException>(() => TrainingJob.Run(job with { StopAt = null })).Message);
+        var otherData = job with { StopAt = null, Resume = true, Data = "synthetic:5" };
+        Assert.Contains("was trained on synthetic:4", Assert.Throws<StageContractException>(() => TrainingJob.Run(otherData)).Message);
+        Assert.Contains("no checkpoint", Assert.Throws<StageContractException>(() => TrainingJob.Run(Job("fresh") with { Resume = true })).Message);
+        Assert.True(TrainingJob.Run(job with { StopAt = null, Resume = true }).Finished);
+    }
 }

@@ -71,6 +71,7 @@ public static class TrainingJob
         StageChecks.Vocabulary(data, Math.Max(source.LlmConfig.VocabSize, tokenizer.VocabSize));
         StageChecks.ImageSize(data, source.VisionConfig.ImageSize);
         StageChecks.ContextLength(data, cfg.SequenceLength, source.LlmConfig.MaxPositionEmbeddings);
+        CheckRunFolder(o, data, tokenizer, tokens);
         log($"data: {data.Description}");
         log($"model: {source.Description}; {VisualFacts.DescribeTokens(tokens)}");
 
@@ -119,6 +120,31 @@ public static class TrainingJob
             WriteModelFiles = dir => ModelExport.WriteSideFiles(dir, source.LlmConfig, rows, source.VisionConfig, loaded.Preprocessor,
                 source.TokenizerPath, source.TokenizerSideFilesDirectory, finalManifest),
         }).Run();
+    }
+
+    /// <summary>
+    /// A new run needs a folder without checkpoints; a resumed one must continue the same data, tokenizer and visual
+    /// tokens it was started with (its manifest says which), or its loader position and weights would not mean anything.
+    /// </summary>
+    static void CheckRunFolder(TrainingJobOptions o, TrainingData data, OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, int tokens)
+    {
+        string run = o.RunDirectory;
+        bool hasCheckpoints = RunLayout.ListCheckpoints(Path.Combine(run, RunLayout.Checkpoints)).Count > 0;
+        if (!o.Resume)
+        {
+            if (hasCheckpoints) throw new StageContractException($"{run} already has checkpoints: pass --resume to continue it, or choose a new --out");
+            return;
+        }
+        if (!hasCheckpoints) throw new StageContractException($"--resume: {run} has no checkpoint to resume from");
+        if (!StageManifest.Exists(run)) return;   // a run from before manifests: the trainer's own checks apply
+        var before = StageManifest.Read(run).RequireKind("--resume", StageKinds.Run);
+        string? dataBefore = before.Inputs.FirstOrDefault()?.Path;
+        if (dataBefore is not null && dataBefore != data.AsInput().Path)
+            throw new StageContractException($"--resume: {run} was trained on {dataBefore}, not {data.AsInput().Path}: resume with the same --data, or start a new --out");
+        if (before.Tokenizer is { } t && t.Fingerprint != tokenizer.Fingerprint)
+            throw new StageContractException($"--resume: {run} was trained with tokenizer {t.Describe()}, this model's is {TokenizerFacts.Of(tokenizer).Describe()}");
+        if (before.Visual is { } v && v.TokensPerImage != tokens)
+            throw new StageContractException($"--resume: {run} was trained with {v.DescribeTokens()}, not {tokens}: resume with the same --visual-tokens");
     }
 
     static (ModelSource, ModelPreset?) ResolveModel(TrainingJobOptions o, TrainingData data)
