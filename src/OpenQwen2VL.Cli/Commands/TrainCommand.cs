@@ -30,14 +30,14 @@ public sealed class TrainCommand : ICliCommand
         var projector = CommonOptions.Projector();
         var tokenizer = CommonOptions.Tokenizer("tokenizer.json (default: the model's, or for --preset the data's)");
         var config = new Option<string?>("--config") { Description = "JSON file overriding the stage's defaults", HelpName = "FILE" };
-        var maxSteps = new Option<int?>("--max-steps") { Description = "optimiser steps (fixes the LR schedule)" };
-        var stopAt = new Option<int?>("--stop-at") { Description = "end after N steps as an interruption would (checkpoint saved)" };
+        var maxSteps = new Option<int?>("--max-steps") { Description = "optimiser steps (fixes the LR schedule)", HelpName = "N" };
+        var stopAt = new Option<int?>("--stop-at") { Description = "end after N steps as an interruption would (checkpoint saved)", HelpName = "N" };
         var resume = new Option<bool>("--resume") { Description = "continue from the run folder's latest checkpoint" };
         var set = new Option<string[]>("--set") { Description = "config override key=value, e.g. visual_tokens=144, micro_batch_sequences=2 (repeatable)", AllowMultipleArgumentsPerToken = true, HelpName = "KEY=VALUE" };
         var visualTokens = CommonOptions.VisualTokens("visual tokens per image (= --set visual_tokens=N; default: 144 in pre-training, the full grid in SFT)");
-        var seed = new Option<int?>("--seed") { Description = $"seed (= --set seed=N; default {CommonOptions.DefaultSeed})" };
+        var seed = new Option<int?>("--seed") { Description = $"seed (= --set seed=N; default {CommonOptions.DefaultSeed})", HelpName = "N" };
         var device = CommonOptions.Device();
-        var peak = new Option<double?>("--peak-flops") { Description = "peak matmul FLOP/s for the MFU column (e.g. from the training benchmark)" };
+        var peak = new Option<double?>("--peak-flops") { Description = "peak matmul FLOP/s for the MFU column (e.g. from the training benchmark)", HelpName = "FLOPS" };
         foreach (var o in new Option<int?>[] { maxSteps, stopAt })
             o.Validators.Add(v => { if (v.GetValueOrDefault<int?>() is < 1) v.AddError($"{v.Option.Name} must be >= 1"); });
 

@@ -16,7 +16,7 @@ public enum DTypeChoice { Fp32, Bf16, Fp16 }
 /// </summary>
 public static class CommonOptions
 {
-    /// <summary>The recipe's seed (notes: pre-training seed 7), the default of every command.</summary>
+    /// <summary>The recipe's seed (docs/notes/open-qwen2vl.md: pre-training seed 7), the default of every command.</summary>
     public const int DefaultSeed = 7;
 
     public static Option<string> Out(string description, bool required = true, string? defaultValue = null)
@@ -49,7 +49,7 @@ public static class CommonOptions
     public static Option<DTypeChoice> DType(DTypeChoice defaultValue = DTypeChoice.Fp32) => Enum<DTypeChoice>("--dtype", "floating dtype of the parameters", defaultValue);
 
     public static Option<int> Seed(string description = "seed (same seed, same result)") =>
-        new("--seed") { Description = description, DefaultValueFactory = _ => DefaultSeed };
+        new("--seed") { Description = description, DefaultValueFactory = _ => DefaultSeed, HelpName = "N" };
 
     /// <summary><c>--visual-tokens N</c>: visual tokens per image, a square (the projector pools the patch grid to its side).</summary>
     public static Option<int?> VisualTokens(string description)
@@ -94,7 +94,7 @@ public static class CommonOptions
     /// <summary>A positive integer option.</summary>
     public static Option<int> Positive(string name, string description, int defaultValue)
     {
-        var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
         o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{name} must be >= 1"); });
         return o;
     }

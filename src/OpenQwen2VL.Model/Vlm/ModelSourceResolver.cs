@@ -221,7 +221,8 @@ public static class ModelSourceResolver
         try
         {
             var id = JsonNode.Parse(File.ReadAllText(file))?["model"]?["vision_backbone_id"]?.GetValue<string>();
-            // SigLIP-SO400M/14 (notes: 27 blocks, width 1152, 16 heads, MLP 4304), at 384 or 224 px.
+            // SigLIP-SO400M/14: 27 blocks of width 1152 (docs/notes/open-qwen2vl.md), 16 heads and MLP 4304 (the published
+            // google/siglip-so400m-patch14-384 config.json), at 384 or 224 px.
             return id switch
             {
                 "siglip-vit-so400m-384px" => So400m(384),

@@ -70,7 +70,7 @@ public sealed record StageConfig
     }
 
     /// <summary>
-    /// The paper's recipe per stage (notes: open-qwen2vl.md). Pre-training's global batch is a launch-script
+    /// The paper's recipe per stage (docs/notes/open-qwen2vl.md). Pre-training's global batch is a launch-script
     /// argument in the reference; 256 is prismatic's default for its first stage. Align follows prismatic's
     /// projector-only stage (lr 1e-3, no weight decay, batch 256).
     /// </summary>

@@ -3,7 +3,7 @@ using OpenQwen2VL.Training.Model;
 namespace OpenQwen2VL.Training.Observability;
 
 /// <summary>
-/// Training FLOPs of one packed sequence, as counted in the notes: LLM 6·N·T (N = all LLM parameters, tied
+/// Training FLOPs of one packed sequence, as counted in docs/notes/open-qwen2vl.md: LLM 6·N·T (N = all LLM parameters, tied
 /// embedding once, so the LM head matmul is included), causal attention 6·L·d·T² (forward QKᵀ and AV is
 /// 4·L·d·T², halved by the causal mask, times 3 for backward), the frozen vision forward per image
 /// 2·N_v·P + 4·L_v·d_v·P² (times 3 when the tower trains), and the projector 6·N_p per visual token.
