@@ -21,14 +21,14 @@ namespace OpenQwen2VL.Analyzers;
 /// "Unknown scalar type" crash (dotnet/TorchSharp PR #1434, #1496). TorchSharp's own optimisers hit it too.
 /// </para>
 /// <para>
-/// The one convention: a Scalar libtorch reads is held for the whole call, as a constant in
-/// <c>OpenQwen2VL.Model.CachedScalars</c> (static readonly, never finalised), a field of the object that uses it, or a
-/// runtime value in a <c>using var s = x.ToScalar();</c> local; TorchSharp overloads that make a Scalar themselves are
-/// replaced by the overload that takes it (<c>a.add(b, alpha: CachedScalars.One)</c>); models train with our own
-/// optimiser (MaskedAdamW). The rules below enforce exactly that:
+/// The one convention: a Scalar libtorch reads is held for the whole call, a constant as a static readonly field of
+/// <c>OpenQwen2VL.Model.CachedScalars</c> (never finalised), a value known only at run time in a
+/// <c>using var s = x.ToScalar();</c> local (alive to the end of its scope); TorchSharp overloads that make a Scalar
+/// themselves are replaced by the overload that takes it (<c>a.add(b, alpha: CachedScalars.One)</c>); models train with
+/// our own optimiser (MaskedAdamW). The rules below enforce exactly that:
 /// OQVL0001 an implicit conversion of a value to a Scalar (or a Tensor), OQVL0002 a Scalar from ToScalar() (or any
-/// TorchSharp member) that is not held, OQVL0003 a TorchSharp member that creates a temporary Scalar inside TorchSharp,
-/// OQVL0004 a TorchSharp module whose forward does, OQVL0005 TorchSharp's optimisers and learning-rate schedulers.
+/// TorchSharp member) not held in one of those two ways, OQVL0003 a TorchSharp member that creates a temporary Scalar
+/// inside TorchSharp, OQVL0004 a TorchSharp module whose forward does, OQVL0005 TorchSharp's optimisers and schedulers.
 /// </para>
 /// <para>
 /// Why an analyzer and not a thin ops layer of our own: the maths should keep reading like the PyTorch it ports, with
@@ -50,7 +50,7 @@ namespace OpenQwen2VL.Analyzers;
 public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
 {
     const string Category = "TorchSharp";
-    const string Convention = "hold it for the call: a CachedScalars constant, a field, or 'using var s = x.ToScalar();'";
+    const string Convention = "hold it: a constant in CachedScalars (static readonly), a run-time value in 'using var s = x.ToScalar();'";
 
     public static readonly DiagnosticDescriptor ImplicitConversion = new(
         "OQVL0001", "Implicit conversion to a temporary TorchSharp object",
@@ -62,7 +62,7 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
         "OQVL0002", "TorchSharp Scalar not held",
         "The Scalar from '{0}' is not held, so the GC can finalise it while libtorch still reads it: " + Convention,
         Category, DiagnosticSeverity.Error, isEnabledByDefault: true,
-        description: "A Scalar must live in a static or instance field or a using-declared local.");
+        description: "A Scalar lives in a static readonly field of CachedScalars or in a using-declared local.");
 
     public static readonly DiagnosticDescriptor MemberMakesTemporary = new(
         "OQVL0003", "TorchSharp member creates a temporary Scalar",
@@ -261,7 +261,7 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
                 case "add" or "add_" or "op_Addition":
                     return "pass alpha with a held Scalar, a.add(b, alpha: CachedScalars.One) (a + b, add(b) and add_(b) fill in a temporary alpha = 1)";
                 case "op_Subtraction" or "op_Multiply" or "op_Division" or "op_Modulus":
-                    return "make the value a held Scalar, t * s with s " + Convention.Substring("hold it for the call: ".Length);
+                    return "make the value a held Scalar (t * s): a constant in CachedScalars, a run-time value in 'using var s = x.ToScalar();'";
                 case "square":
                     return "write t.pow(CachedScalars.Two)";
                 case "addcdiv" or "addcdiv_" or "addcmul" or "addcmul_":
@@ -274,8 +274,9 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
         }
 
         /// <summary>
-        /// Whether the Scalar an expression creates is held for as long as libtorch may read it: it initialises a
-        /// using-declared local (disposed at the end of the scope, so alive until then) or a field, or is assigned to one.
+        /// Whether the Scalar an expression creates is held the one way the convention allows: it initialises a
+        /// using-declared local (disposed at the end of its scope, so alive until then) or a static readonly field of
+        /// a class named CachedScalars (never finalised). Any other field would be safe too, but two ways are enough.
         /// </summary>
         static bool IsHeld(IOperation created)
         {
@@ -291,11 +292,8 @@ public sealed class TemporaryScalarAnalyzer : DiagnosticAnalyzer
             }
             switch (parent)
             {
-                case IFieldInitializerOperation:
-                case IPropertyInitializerOperation:
-                    return true;
-                case ISimpleAssignmentOperation assignment when assignment.Value == op:
-                    return assignment.Target is IFieldReferenceOperation;
+                case IFieldInitializerOperation field:
+                    return field.InitializedFields.All(f => f.IsStatic && f.IsReadOnly && f.ContainingType.Name == "CachedScalars");
                 case IVariableInitializerOperation { Parent: IVariableDeclaratorOperation { Parent: IVariableDeclarationOperation { Parent: IVariableDeclarationGroupOperation group } } }:
                     return group.Parent is IUsingDeclarationOperation || group.Parent is IUsingOperation;
                 default:

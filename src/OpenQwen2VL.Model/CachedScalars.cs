@@ -1,3 +1,4 @@
+using OpenQwen2VL.Model.Vlm;
 using TorchSharp;
 
 namespace OpenQwen2VL.Model;
@@ -10,8 +11,7 @@ namespace OpenQwen2VL.Model;
 /// it: the rare "Unknown scalar type" crash (dotnet/TorchSharp PR #1434, #1496).
 /// <para>
 /// The one convention for holding Scalars: constants live here (a static field keeps them alive); a value known only at
-/// run time is a <c>using var s = x.ToScalar();</c> local (alive until the end of its scope); a module's own constant may
-/// be a field of that module. TorchSharp overloads that create a Scalar inside are swapped for the one taking it:
+/// run time is a <c>using var s = x.ToScalar();</c> local (alive until the end of its scope). TorchSharp overloads that create a Scalar inside are swapped for the one taking it:
 /// <c>a.add(b, alpha: One)</c> for <c>a + b</c>, <c>-(t - One)</c> for <c>1 - t</c>, <c>t.pow(Two)</c> for
 /// <c>t.square()</c>. The build enforces it: src/OpenQwen2VL.Analyzers (TemporaryScalarAnalyzer, which also says why an
 /// analyzer rather than an ops layer of our own) reports any other form as an error at its line.
@@ -23,4 +23,8 @@ public static class CachedScalars
     public static readonly Scalar Zero = 0.ToScalar();
     public static readonly Scalar One = 1.ToScalar();
     public static readonly Scalar Two = 2.ToScalar();
+    /// <summary>The label the losses skip (HF's -100, <see cref="VlmBatch.IgnoreIndex"/>).</summary>
+    public static readonly Scalar IgnoreIndex = VlmBatch.IgnoreIndex.ToScalar();
+    /// <summary>log(100), a float: the cap on a contrastive loss's learned temperature (CLIP, SigLIP).</summary>
+    public static readonly Scalar LogOf100 = MathF.Log(100f).ToScalar();
 }

@@ -36,6 +36,15 @@ public sealed class TemporaryScalarAnalyzerTests
                 static Tensor E(Tensor t) => t.div(t.sum().ToScalar()); // OQVL0002
                 static Scalar[] F() => [1.ToScalar(), 2.ToScalar()]; // OQVL0002 OQVL0002
             }
+
+            sealed class FieldsOutsideCachedScalars
+            {
+                static readonly Scalar Two = 2.0.ToScalar(); // OQVL0002
+                readonly Scalar eps;
+                Scalar Half { get; } = 0.5.ToScalar(); // OQVL0002
+                FieldsOutsideCachedScalars(double e) { eps = e.ToScalar(); } // OQVL0002
+                Tensor A(Tensor t) => t.div(Two).add(eps, CachedScalars.One).mul(Half);
+            }
             """);
     }
 
@@ -43,16 +52,13 @@ public sealed class TemporaryScalarAnalyzerTests
     public void Held_Scalars_and_safe_operators_are_accepted()
     {
         Verify("""
-            sealed class C
+            sealed class C(double eps)
             {
-                static readonly Scalar Two = 2.0.ToScalar();
-                readonly Scalar eps;
-                Scalar Half { get; } = 0.5.ToScalar();
-                C(double e) { eps = e.ToScalar(); }
                 Tensor A(Tensor t)
                 {
                     using var s = 2.0.ToScalar();
-                    return t.div(s).add(eps, CachedScalars.One).mul(Half);
+                    using var e = eps.ToScalar();
+                    return t.div(s).add(e, CachedScalars.One).mul(CachedScalars.Two);
                 }
                 static Tensor B(Tensor t, bool f)
                 {
@@ -60,7 +66,8 @@ public sealed class TemporaryScalarAnalyzerTests
                         return t.div(s);
                 }
                 static Tensor D(Tensor a, Tensor b) => a.add(b, alpha: CachedScalars.One) - b * a / b;
-                static Tensor E(Tensor t) => -(t - CachedScalars.One) * Two;
+                static Tensor E(Tensor t) => -(t - CachedScalars.One) * CachedScalars.Two;
+                static Tensor F2(Tensor t) => CachedScalars.Two / t.add(t, alpha: CachedScalars.One);
                 static Tensor F(Tensor t) => t.pow(CachedScalars.Two).sub(CachedScalars.One);
                 static nn.Module<Tensor, Tensor> G() => nn.GELU();
                 static Tensor H(Tensor t) => t.add_(t, CachedScalars.One).add_(CachedScalars.One, CachedScalars.One);
