@@ -21,10 +21,8 @@ public static class GradientAccumulation
     public static (Tensor LossSum, Tensor Targets) Run(ITrainableModel model, MasterWeights masters, IReadOnlyList<VlmBatch> batches, ICollective collective, Device device)
     {
         using var scope = NewDisposeScope();
-        // Scalars held over the calls: a temporary one can be finalised mid-op (see CachedScalars).
-        using var ignore = VlmBatch.IgnoreIndex.ToScalar();
         var targets = zeros(1, dtype: ScalarType.Int64, device: device).squeeze();
-        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(ignore).sum().to(device), CachedScalars.One);
+        foreach (var b in batches) targets.add_(b.Labels[.., 1..].ne(CachedScalars.IgnoreIndex).sum().to(device), CachedScalars.One);
         collective.AllReduceSum([targets]);
         var denom = targets.to(ScalarType.Float32).clamp_min(CachedScalars.One);
         var lossSum = zeros(1, dtype: ScalarType.Float32, device: device).squeeze();

@@ -199,15 +199,13 @@ public sealed class Trainer
             optimizer.Step(grads, lr, apply);
             masters.CopyToModel();
             masters.ZeroGrads();
-            // Every Scalar held over its call (a temporary one can be finalised mid-op, see CachedScalars);
-            // `1.0 - apply` written as TorchSharp's operator computes it.
-            using var one = 1.0.ToScalar();
+            // Every Scalar held over its call (see CachedScalars).
             using var positionCount = positions.ToScalar();
             using (no_grad())
             {
-                var missed = apply.negative().add(one, CachedScalars.One);
-                inRow.add_(CachedScalars.One, CachedScalars.One).mul_(apply.neg().add(CachedScalars.One, CachedScalars.One));
-                skipped.add_(missed, CachedScalars.One);
+                var missed = -(apply - CachedScalars.One);   // 1 - apply
+                inRow.add_(CachedScalars.One, alpha: CachedScalars.One).mul_(missed);
+                skipped.add_(missed, alpha: CachedScalars.One);
             }
             long rows = batches.Sum(b => b.InputIds.shape[0]);
             double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision) * _o.Collective.WorldSize;
@@ -236,14 +234,12 @@ public sealed class Trainer
     static Tensor TrailingPadding(Tensor labels)
     {
         long len = labels.shape[1];
-        // Explicit Scalars held to the end of the method: an implicit temporary Scalar can be finalised by the GC
-        // while libtorch still reads it ("Unknown scalar type" crash seen in long runs; see CachedScalars).
-        using var ignore = VlmBatch.IgnoreIndex.ToScalar();
+        // Explicit Scalars held to the end of the method (see CachedScalars).
         using var length = len.ToScalar();
         using var end = (len + 1).ToScalar();
         var idx = arange(CachedScalars.One, end, CachedScalars.One, dtype: ScalarType.Int64, device: labels.device);
-        var lastTarget = (labels.ne(ignore).to(ScalarType.Int64) * idx).amax([1]);
-        return lastTarget.neg().add(length, CachedScalars.One).sum().to(ScalarType.Float32);
+        var lastTarget = (labels.ne(CachedScalars.IgnoreIndex).to(ScalarType.Int64) * idx).amax([1]);
+        return (-(lastTarget - length)).sum().to(ScalarType.Float32);   // len - lastTarget
     }
 
     IEnumerable<ModelComponent> SavedComponents() =>

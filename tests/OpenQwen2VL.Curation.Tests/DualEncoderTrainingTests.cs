@@ -44,6 +44,24 @@ public sealed class DualEncoderTrainingTests
         Assert.Equal(moves, !before.SequenceEqual(after));
     }
 
+    /// <summary>
+    /// The update is AdamW's at the configured learning rate: Adam's first step moves a weight by lr · g/(|g| + eps),
+    /// i.e. by the learning rate for any weight whose gradient is well above eps, and never by more (no weight decay here).
+    /// </summary>
+    [Fact]
+    public void TheFirstStepMovesEachWeightByTheLearningRate()
+    {
+        const double lr = 1e-3;
+        var pairs = RandomPairs(6, 14, seed: 2);
+        manual_seed(3);
+        using var model = new SiglipDualEncoder(TinyTower(14), textBuckets: 32, textWidth: 8);
+        var before = Weights(model);
+        DualEncoderTrainer.Train(model, pairs, new DualEncoderTrainingOptions { Epochs = 1, BatchSize = 6, LearningRate = lr, WeightDecay = 0 }, CPU);
+        var moves = Weights(model).Zip(before, (a, b) => Math.Abs((double)a - b)).ToArray();
+        Assert.All(moves, d => Assert.True(d <= lr * 1.01, $"a weight moved by {d}, more than the learning rate {lr}"));
+        Assert.True(moves.Count(d => d > lr * 0.9) > moves.Length / 2, "most weights should move by the learning rate");
+    }
+
     [Fact]
     public void TheSavedVisionTowerHoldsExactlyTheTowersTensorsUnderHfNames()
     {

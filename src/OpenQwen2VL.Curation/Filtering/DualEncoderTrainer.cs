@@ -31,13 +31,18 @@ public static class DualEncoderTrainer
         IProgress<(int Epoch, double Loss)>? progress = null)
     {
         var rng = new Random(options.Seed);
-        var optimizer = optim.AdamW(model.TrainableParameters(), lr: options.LearningRate, weight_decay: options.WeightDecay);
+        var parameters = model.TrainableParameters().ToList();
+        // Our AdamW with torch.optim.AdamW's defaults (betas 0.9/0.999, eps 1e-8) and its weight decay on every parameter.
+        // Not TorchSharp's optim.AdamW: its step() hands libtorch temporary Scalars that a GC can finalise mid-call
+        // (the "Unknown scalar type" crash, see CachedScalars), and every model of ours trains with one optimiser.
+        using var optimizer = new MaskedAdamW(parameters.Select((p, i) => ($"p{i}", (Tensor)p, options.WeightDecay)), beta1: 0.9, beta2: 0.999, eps: 1e-8);
+        using var apply = tensor(1f, device: device); // every step is applied: no NaN/Inf skipping here
         var losses = new List<double>();
         var order = Enumerable.Range(0, pairs.Count).ToArray();
         int stepsPerEpoch = pairs.Count / options.BatchSize + (pairs.Count % options.BatchSize >= 2 ? 1 : 0);
-        // LambdaLR scales the optimiser's learning rate by the schedule's factor after every step.
-        var schedule = options.WarmupRatio is { } warmup ? new WarmupCosineSchedule(1.0, options.Epochs * stepsPerEpoch, warmup) : null;
-        var scheduler = schedule is null ? null : optim.lr_scheduler.LambdaLR(optimizer, schedule.LearningRate);
+        // Null: a constant learning rate. Otherwise step k (0-based) runs at schedule.LearningRate(k), as LambdaLR did.
+        var schedule = options.WarmupRatio is { } warmup ? new WarmupCosineSchedule(options.LearningRate, options.Epochs * stepsPerEpoch, warmup) : null;
+        int step = 0;
         model.SetTraining(true);
         for (int epoch = 0; epoch < options.Epochs; epoch++)
         {
@@ -51,11 +56,11 @@ public static class DualEncoderTrainer
                 if (batch.Length < 2) continue; // a one-pair batch has no negatives
                 using var scope = NewDisposeScope();
                 var (images, texts) = Batch(pairs, batch, device);
-                optimizer.zero_grad();
+                foreach (var p in parameters) p.grad?.zero_();
                 var loss = SigmoidPairwiseLoss.Compute(model.EncodeImages(images), model.EncodeTexts(texts), model.LogitScale, model.LogitBias);
                 loss.backward();
-                optimizer.step();
-                scheduler?.step();
+                optimizer.Step(Grads(parameters), schedule?.LearningRate(step) ?? options.LearningRate, apply);
+                step++;
                 total.add_(loss.detach(), CachedScalars.One); // explicit alpha: add_(Tensor) makes a temporary Scalar
                 steps++;
             }
@@ -64,8 +69,19 @@ public static class DualEncoderTrainer
             progress?.Report((epoch + 1, mean));
         }
         model.SetTraining(false);
-        optimizer.Dispose();
         return losses;
+    }
+
+    /// <summary>Each parameter's gradient; one that no backward reached gets zeros (as the trainer's MasterWeights does).</summary>
+    private static List<Tensor> Grads(IReadOnlyList<TorchSharp.Modules.Parameter> parameters)
+    {
+        var grads = new List<Tensor>(parameters.Count);
+        foreach (var p in parameters)
+        {
+            if (p.grad is null) p.grad = zeros_like(p);
+            grads.Add(p.grad!);
+        }
+        return grads;
     }
 
     /// <summary>Cosine similarity of each pair's image and text embeddings, in pair order.</summary>

@@ -13,8 +13,6 @@ public static class SigmoidPairwiseLoss
 {
     /// <summary>log(100): the largest temperature the loss uses.</summary>
     public static readonly float MaxLogitScale = MathF.Log(100f);
-    // Kept as a Scalar: a temporary one can be finalised by the GC while libtorch reads it (see CachedScalars).
-    static readonly Scalar MaxLogitScaleScalar = MaxLogitScale.ToScalar();
 
     public static Tensor Compute(Tensor imageEmbeddings, Tensor textEmbeddings, Tensor logitScale, Tensor logitBias)
     {
@@ -23,7 +21,7 @@ public static class SigmoidPairwiseLoss
         var y = nn.functional.normalize(textEmbeddings, dim: -1);
         // Scale and bias as 1-element tensors (not 0-dim "scalars"), the temperature capped at 100 as in CLIP/SigLIP.
         // Explicit Scalars and alphas throughout: `+`, `* 2`, `- 1` and `/ n` would make temporary ones (see CachedScalars).
-        var logits = (x.matmul(y.t()) * logitScale.reshape(1).clamp_max(MaxLogitScaleScalar).exp()).add(logitBias.reshape(1), CachedScalars.One);
+        var logits = (x.matmul(y.t()) * logitScale.reshape(1).clamp_max(CachedScalars.LogOf100).exp()).add(logitBias.reshape(1), CachedScalars.One);
         long n = logits.shape[0];
         using var count = n.ToScalar();
         var labels = eye(n, device: logits.device).mul(CachedScalars.Two).sub(CachedScalars.One);

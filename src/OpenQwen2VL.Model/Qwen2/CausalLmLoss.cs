@@ -10,8 +10,6 @@ namespace OpenQwen2VL.Model.Qwen2;
 public static class CausalLmLoss
 {
     public const long IgnoreIndex = -100;
-    // IgnoreIndex as a Scalar that is never finalised (a temporary one can be freed mid-op, see CachedScalars).
-    private static readonly Scalar IgnoreLabel = IgnoreIndex.ToScalar();
 
     /// <param name="logits">[B, L, V]</param>
     /// <param name="labels">[B, L] int64, -100 where no loss</param>
@@ -31,7 +29,7 @@ public static class CausalLmLoss
         using var scope = NewDisposeScope();
         var (shiftedLogits, shiftedLabels) = Shift(logits, labels);
         var sum = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: IgnoreIndex, reduction: nn.Reduction.Sum);
-        var count = shiftedLabels.ne(IgnoreLabel).sum();
+        var count = shiftedLabels.ne(CachedScalars.IgnoreIndex).sum();
         return (sum.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
     }
 

@@ -8,14 +8,12 @@ namespace OpenQwen2VL.Model.Qwen2;
 public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
 {
     private readonly Parameter weight;
-    // A Scalar kept in a field: a temporary one (from `+ eps`) can be finalised by the GC while the native op still
-    // reads it (see CachedScalars).
-    private readonly Scalar eps;
+    private readonly double eps;
 
     public Qwen2RmsNorm(long size, double eps, ScalarType? dtype = null) : base(nameof(Qwen2RmsNorm))
     {
         weight = new Parameter(ones(size, dtype: dtype));
-        this.eps = eps.ToScalar();
+        this.eps = eps;
         RegisterComponents();
     }
 
@@ -23,9 +21,10 @@ public sealed class Qwen2RmsNorm : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x.to(ScalarType.Float32);
-        // pow(2) with a kept exponent: square() and add(Scalar) fill in temporary Scalars (2 and alpha = 1) inside TorchSharp.
+        // Held Scalars (see CachedScalars): square() and add(Scalar) would fill in temporary ones (2, alpha = 1).
+        using var epsilon = eps.ToScalar();
         var variance = h.pow(CachedScalars.Two).mean([-1], keepdim: true);
-        h = h * variance.add(eps, CachedScalars.One).rsqrt();
+        h = h * variance.add(epsilon, alpha: CachedScalars.One).rsqrt();
         return (weight * h.to(x.dtype)).MoveToOuterDisposeScope();
     }
 }

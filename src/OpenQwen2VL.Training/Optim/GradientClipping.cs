@@ -22,13 +22,10 @@ public static class GradientClipping
             : stack(grads.Select(g => g.norm()).ToArray()).norm();
         var finite = norm.isfinite().logical_and(loss.to(ScalarType.Float32).isfinite());
         var apply = finite.to(ScalarType.Float32);
-        // Clip coefficient as in PyTorch: max_norm / (norm + 1e-6), capped at 1. Non-finite → 0. Written as TorchSharp's
-        // operators compute it (`a / t` is t.reciprocal().mul(a)), with held Scalars (a temporary one can be
-        // finalised mid-op, see CachedScalars).
+        // Clip coefficient as in PyTorch: max_norm / (norm + 1e-6), capped at 1. Non-finite → 0. Held Scalars (see CachedScalars).
         using var max = maxNorm.ToScalar();
         using var tiny = 1e-6.ToScalar();
-        using var one = 1.0.ToScalar();
-        var coef = norm.add(tiny, CachedScalars.One).reciprocal().mul(max).clamp_max(one);
+        var coef = (max / norm.add(tiny, alpha: CachedScalars.One)).clamp_max(CachedScalars.One);
         coef = where(finite, coef, zeros_like(coef));
         foreach (var g in grads) g.mul_(coef).nan_to_num_(0, 0, 0);
         return (norm.MoveToOuterDisposeScope(), apply.MoveToOuterDisposeScope());

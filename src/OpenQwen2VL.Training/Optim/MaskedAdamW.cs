@@ -22,10 +22,7 @@ public sealed class MaskedAdamW : IDisposable
         public required double WeightDecay { get; init; }
     }
 
-    readonly double _beta1, _beta2;
-    // The update's constants as Scalars kept for the optimiser's lifetime: a temporary Scalar (from `t * 0.9`,
-    // `1.0 - t`, `add_(eps)`) can be finalised by the GC while libtorch still reads it (see CachedScalars).
-    readonly Scalar _eps, _oneMinusBeta1, _oneMinusBeta2, _one;
+    readonly double _beta1, _beta2, _eps;
     public IReadOnlyList<Slot> Slots { get; }
     /// <summary>Number of applied updates (fp32 scalar on the device), for bias correction.</summary>
     public Tensor StepCount { get; }
@@ -33,11 +30,7 @@ public sealed class MaskedAdamW : IDisposable
     /// <param name="parameters">(key, fp32 tensor, weight decay) per parameter</param>
     public MaskedAdamW(IEnumerable<(string Key, Tensor Param, double WeightDecay)> parameters, double beta1, double beta2, double eps)
     {
-        _beta1 = beta1; _beta2 = beta2;
-        _eps = eps.ToScalar();
-        _oneMinusBeta1 = (1.0 - beta1).ToScalar();
-        _oneMinusBeta2 = (1.0 - beta2).ToScalar();
-        _one = 1.0.ToScalar();
+        _beta1 = beta1; _beta2 = beta2; _eps = eps;
         var slots = new List<Slot>();
         foreach (var (key, p, wd) in parameters)
         {
@@ -62,16 +55,19 @@ public sealed class MaskedAdamW : IDisposable
         if (grads.Count != Slots.Count) throw new ArgumentException("one gradient per parameter expected");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        // Every Scalar held over its calls (see CachedScalars): `1 - x` is written -(x - One), since TorchSharp computes
+        // `One - x` with a temporary alpha. beta^t takes beta as a float64 0-dim tensor.
         using var lrScalar = lr.ToScalar();
-        // Written out as TorchSharp's operators compute them (`1.0 - x` is x.negative().add(1.0)), with every
-        // Scalar held; beta^t takes beta as a float64 0-dim tensor, as the implicit double -> Tensor conversion did.
-        StepCount.add_(apply, CachedScalars.One);
-        var t = StepCount.clamp_min(_one);   // avoids 0/0 before the first applied step; masked anyway
-        var bias1 = pow(tensor(_beta1), t).negative().add(_one, CachedScalars.One);
-        var bias2Sqrt = pow(tensor(_beta2), t).negative().add(_one, CachedScalars.One).sqrt();
-        var stepSize = apply.mul(lrScalar) / bias1;
-        var w1 = apply.mul(_oneMinusBeta1);
-        var w2 = apply.mul(_oneMinusBeta2);
+        using var eps = _eps.ToScalar();
+        using var oneMinusBeta1 = (1.0 - _beta1).ToScalar();
+        using var oneMinusBeta2 = (1.0 - _beta2).ToScalar();
+        StepCount.add_(apply, alpha: CachedScalars.One);
+        var t = StepCount.clamp_min(CachedScalars.One);   // avoids 0/0 before the first applied step; masked anyway
+        var bias1 = -(pow(tensor(_beta1), t) - CachedScalars.One);            // 1 - beta1^t
+        var bias2Sqrt = (-(pow(tensor(_beta2), t) - CachedScalars.One)).sqrt(); // sqrt(1 - beta2^t)
+        var stepSize = apply * lrScalar / bias1;
+        var w1 = apply * oneMinusBeta1;
+        var w2 = apply * oneMinusBeta2;
         var decayFactors = new Dictionary<double, Tensor>();
         for (int i = 0; i < Slots.Count; i++)
         {
@@ -83,13 +79,13 @@ public sealed class MaskedAdamW : IDisposable
                 if (!decayFactors.TryGetValue(s.WeightDecay, out var f))
                 {
                     using var lrDecay = (lr * s.WeightDecay).ToScalar();
-                    decayFactors[s.WeightDecay] = f = apply.mul(lrDecay).negative().add(_one, CachedScalars.One).MoveToOuterDisposeScope();
+                    decayFactors[s.WeightDecay] = f = (-(apply * lrDecay - CachedScalars.One)).MoveToOuterDisposeScope(); // 1 - lr·wd·apply
                 }
                 s.Param.mul_(f);
             }
             s.ExpAvg.lerp_(g, w1);
             s.ExpAvgSq.lerp_(g.pow(CachedScalars.Two), w2);
-            var denom = (s.ExpAvgSq.sqrt() / bias2Sqrt).add_(_eps, CachedScalars.One);
+            var denom = (s.ExpAvgSq.sqrt() / bias2Sqrt).add_(eps, alpha: CachedScalars.One);
             s.Param.sub_(s.ExpAvg / denom * stepSize);
         }
     }
@@ -121,6 +117,5 @@ public sealed class MaskedAdamW : IDisposable
     {
         foreach (var s in Slots) { s.ExpAvg.Dispose(); s.ExpAvgSq.Dispose(); }
         StepCount.Dispose();
-        _eps.Dispose(); _oneMinusBeta1.Dispose(); _oneMinusBeta2.Dispose(); _one.Dispose();
     }
 }

@@ -1,35 +1,31 @@
 using System.Reflection.Metadata;
+using System.Reflection.Metadata.Ecma335;
 using System.Reflection.PortableExecutable;
 
-namespace OpenQwen2VL.Tests.Hygiene;
+namespace OpenQwen2VL.Tests.Analyzers.TorchSharpIl;
 
 /// <summary>
 /// The TorchSharp methods that, somewhere down their own call chain inside TorchSharp, create a Scalar they never
 /// dispose (e.g. Tensor.add(Tensor) passes an implicit alpha = 1, Tensor.square() calls pow(2), `t * 2.0` converts
 /// 2.0). Such a temporary Scalar owns a native c10::Scalar and has a finaliser; once its Handle is read the JIT may
 /// treat it as dead and a GC on another thread can free it while libtorch still reads it ("Unknown scalar type";
-/// dotnet/TorchSharp PR #1434 and #1496). Read from TorchSharp.dll itself, so a TorchSharp release that disposes its
-/// temporaries shrinks this set without any change here.
+/// dotnet/TorchSharp PR #1434 and #1496). Read from TorchSharp.dll itself: the analyzer's copy of this set
+/// (TorchSharpTemporaryScalarMembers.txt) is checked against it, so a TorchSharp upgrade that adds or fixes such
+/// members fails the suite until the copy is regenerated.
 /// </summary>
 public sealed class TorchSharpTemporaryScalars
 {
-    readonly HashSet<string> methods;
-    readonly HashSet<string> modulesWithHazardousForward;
-
-    TorchSharpTemporaryScalars(HashSet<string> methods)
+    TorchSharpTemporaryScalars(HashSet<string> methods, IReadOnlyCollection<string> allMethods)
     {
-        this.methods = methods;
-        // forward is reached by virtual dispatch (module.forward / call), so it is checked where the module is made.
-        modulesWithHazardousForward = methods.Where(m => m.Contains("::forward(", StringComparison.Ordinal))
-            .Select(m => m[..m.IndexOf("::", StringComparison.Ordinal)]).ToHashSet();
+        Methods = methods;
+        AllMethods = allMethods;
     }
 
-    public bool Contains(string methodKey) => methods.Contains(methodKey);
+    /// <summary>IL keys (<see cref="MetadataMethodNames"/>) of the methods that create a Scalar they never dispose.</summary>
+    public IReadOnlyCollection<string> Methods { get; }
 
-    /// <summary>Whether this TorchSharp module type's forward creates a temporary Scalar (e.g. nn.Softplus).</summary>
-    public bool HasHazardousForward(string typeName) => modulesWithHazardousForward.Contains(typeName);
-
-    public int Count => methods.Count;
+    /// <summary>IL keys of every method with a body that TorchSharp.dll defines.</summary>
+    public IReadOnlyCollection<string> AllMethods { get; }
 
     public static bool IsImplicitScalar(string methodKey) => methodKey.StartsWith("TorchSharp.Scalar::op_Implicit(", StringComparison.Ordinal);
 
@@ -50,7 +46,7 @@ public sealed class TorchSharpTemporaryScalars
                 if (method.RelativeVirtualAddress == 0) continue; // abstract, extern (P/Invoke)
                 var calls = IlInstructionReader.Read(pe.GetMethodBody(method.RelativeVirtualAddress))
                     .Where(i => IlInstructionReader.IsCall(i.OpCode))
-                    .Select(i => MetadataMethodNames.Key(md, System.Reflection.Metadata.Ecma335.MetadataTokens.EntityHandle(i.Operand)))
+                    .Select(i => MetadataMethodNames.Key(md, MetadataTokens.EntityHandle(i.Operand)))
                     .ToList();
                 callees[MetadataMethodNames.Key(md, methodHandle)] = calls;
             }
@@ -67,6 +63,6 @@ public sealed class TorchSharpTemporaryScalars
                 if (!hazardous.Contains(method) && calls.Any(hazardous.Contains))
                     grew |= hazardous.Add(method);
         }
-        return new TorchSharpTemporaryScalars(hazardous);
+        return new TorchSharpTemporaryScalars(hazardous, callees.Keys.ToList());
     }
 }

@@ -1,12 +1,13 @@
 using System.Collections.Immutable;
 using System.Reflection.Metadata;
 
-namespace OpenQwen2VL.Tests.Hygiene;
+namespace OpenQwen2VL.Tests.Analyzers.TorchSharpIl;
 
 /// <summary>
 /// Names methods the same way whether they are defined in an assembly or referenced from another one
-/// ("TorchSharp.torch/Tensor::add(Tensor,Scalar)->Tensor"), so a call site in our code can be matched with the
-/// definition it binds to in TorchSharp. Generic instantiations name their generic definition.
+/// ("TorchSharp.torch/Tensor::add(TorchSharp.torch/Tensor,TorchSharp.Scalar)->TorchSharp.torch/Tensor"): the form the
+/// analyzer's MemberKeys gives a Roslyn symbol, so TorchSharp's IL and the analyzer's list meet on one string.
+/// Generic instantiations name their generic definition.
 /// </summary>
 public static class MetadataMethodNames
 {
@@ -36,13 +37,6 @@ public static class MetadataMethodNames
             default:
                 return $"<{handle.Kind}>";
         }
-    }
-
-    /// <summary>"Namespace.Type.Method" of a method defined in this assembly, for failure messages.</summary>
-    public static string Readable(MetadataReader r, MethodDefinitionHandle handle)
-    {
-        var m = r.GetMethodDefinition(handle);
-        return $"{TypeName(r, m.GetDeclaringType()).Replace('/', '+')}.{r.GetString(m.Name)}";
     }
 
     static string Format(string type, string name, MethodSignature<string> sig) =>

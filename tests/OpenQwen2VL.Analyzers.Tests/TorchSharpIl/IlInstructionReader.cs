@@ -2,7 +2,7 @@ using System.Reflection;
 using System.Reflection.Emit;
 using System.Reflection.Metadata;
 
-namespace OpenQwen2VL.Tests.Hygiene;
+namespace OpenQwen2VL.Tests.Analyzers.TorchSharpIl;
 
 /// <summary>One decoded IL instruction: its opcode and, for token/variable operands, the operand value.</summary>
 public readonly record struct IlInstruction(ILOpCode OpCode, int Operand);
