@@ -10,7 +10,7 @@ using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class BatchStreamSourceTests
 {
     [Fact]

@@ -8,7 +8,7 @@ using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class GradientAccumulationTests
 {
     static (float[] Grads, double Loss) Accumulate(int micro)

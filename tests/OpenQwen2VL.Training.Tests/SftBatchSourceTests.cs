@@ -9,7 +9,7 @@ using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class SftBatchSourceTests
 {
     [Fact]

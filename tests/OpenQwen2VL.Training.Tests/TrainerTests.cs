@@ -7,7 +7,7 @@ using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class TrainerTests
 {
     static TrainingResult Train(StandInVlm model, OpenQwen2VL.Training.Config.StageConfig cfg, string dir, int? stopAt = null, bool resume = false, int micro = 4) =>

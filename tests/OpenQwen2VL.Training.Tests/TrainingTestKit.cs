@@ -24,7 +24,3 @@ public static class TrainingTestKit
     public static bool BitEqual(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);
 }
-
-/// <summary>Training tests seed the global torch RNG; they run one at a time.</summary>
-[CollectionDefinition("Training", DisableParallelization = true)]
-public sealed class TrainingCollection;

@@ -14,7 +14,7 @@ using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 namespace OpenQwen2VL.Tests.Training;
 
 /// <summary>The trainer on the real (tiny) VisionLanguageModel of the model branch.</summary>
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class VlmTrainingTests
 {
     const int VlmVocab = 128;
