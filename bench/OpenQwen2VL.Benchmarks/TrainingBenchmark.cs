@@ -62,13 +62,15 @@ public sealed class TrainingBenchmark : IBenchmark
         if (quick) psi.ArgumentList.Add("--quick");
         psi.Environment[ChildVar] = $"{(ckpt ? "on" : "off")};{matmul.ToString(System.Globalization.CultureInfo.InvariantCulture)};{outFile}";
         psi.RedirectStandardOutput = true;
-        using var p = Process.Start(psi)!;
-        p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        if (p.ExitCode != 0 || !File.Exists(outFile)) throw new InvalidOperationException($"training benchmark child (checkpointing {ckpt}) failed with exit code {p.ExitCode}");
-        var node = JsonNode.Parse(File.ReadAllText(outFile))!;
-        File.Delete(outFile);
-        return node;
+        try
+        {
+            using var p = Process.Start(psi)!;
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0 || !File.Exists(outFile)) throw new InvalidOperationException($"training benchmark child (checkpointing {ckpt}) failed with exit code {p.ExitCode}");
+            return JsonNode.Parse(File.ReadAllText(outFile))!;
+        }
+        finally { File.Delete(outFile); }
     }
 
     static void RunChild(string spec, int layers, int seqLen, int images, int steps)
@@ -85,10 +87,18 @@ public sealed class TrainingBenchmark : IBenchmark
         var dir = Path.Combine(Path.GetTempPath(), "oqvl-bench-train-" + Guid.NewGuid().ToString("N")[..8]);
         using var source = new RepeatedPackedBatch(seqLen, images, model);
         long start = StatusBytes("VmRSS:");
-        new Trainer(model, source, new TrainerOptions { Config = cfg, RunDirectory = dir }).Run();
-        long peak = StatusBytes("VmHWM:");
-        var m = MetricsLog.Read(Path.Combine(dir, "metrics.jsonl")).Skip(1).ToList();   // step 0 is warm-up
-        Directory.Delete(dir, true);
+        long peak;
+        List<StepMetrics> m;
+        try
+        {
+            new Trainer(model, source, new TrainerOptions { Config = cfg, RunDirectory = dir }).Run();
+            peak = StatusBytes("VmHWM:");
+            m = MetricsLog.Read(Path.Combine(dir, "metrics.jsonl")).Skip(1).ToList();   // step 0 is warm-up
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, true);
+        }
         File.WriteAllText(parts[2], new JsonObject
         {
             ["llm_params"] = model.Shape.LlmParameters,

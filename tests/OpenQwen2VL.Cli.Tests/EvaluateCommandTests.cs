@@ -10,6 +10,7 @@ using OpenQwen2VL.Tests.Shards;
 namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>`oqvl evaluate --llm ...`: a VLM from HF folders answers VQAv2 questions as `oqvl generate --chat` would.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class EvaluateCommandTests
 {
     private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);

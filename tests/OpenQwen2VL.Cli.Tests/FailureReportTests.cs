@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>The one place failures become output: exit codes, one line, libtorch errors translated into what to check.</summary>
+[Collection(TorchGlobalState.Name)]
 public class FailureReportTests
 {
     /// <summary>A real libtorch error: an embedding lookup past the table's rows, as a wrong tokenizer produces.</summary>

@@ -9,6 +9,7 @@ namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>`oqvl generate` end to end on the fixture checkpoints and images, through the CLI parser.</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class GenerateCommandTests
 {
     private static (int Rc, string Out, string Err) Invoke(params string[] args) => CliInvocation.Invoke(args);

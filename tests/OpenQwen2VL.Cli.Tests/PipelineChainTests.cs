@@ -9,6 +9,7 @@ namespace OpenQwen2VL.Tests.Integration;
 /// The README's pipeline with folders only, at tiny size, through the real command line:
 /// synth → curate → pack → train (pretrain, preset tiny) → train (sft, --model the pre-training run) → evaluate → generate.
 /// </summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class PipelineChainTests : IDisposable
 {
     private readonly TempDir _dir = new();

@@ -8,6 +8,7 @@ using Parquet.Schema;
 
 namespace OpenQwen2VL.Tests.Curation;
 
+[Collection(TorchGlobalState.Name)]
 public class CurationPipelineTests
 {
     [Fact]

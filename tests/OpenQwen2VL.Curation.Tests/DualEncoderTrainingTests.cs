@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Curation;
 
+[Collection(TorchGlobalState.Name)]
 public sealed class DualEncoderTrainingTests
 {
     internal static FilterPairs RandomPairs(int count, int size, int seed)

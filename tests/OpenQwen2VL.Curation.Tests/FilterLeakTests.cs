@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Curation;
 
 /// <summary>Training and scoring free every intermediate: repeated runs leave the live tensor count flat.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class FilterLeakTests
 {
     private static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Curation;
 
+[Collection(TorchGlobalState.Name)]
 public class FilterMathTests
 {
     [Fact]

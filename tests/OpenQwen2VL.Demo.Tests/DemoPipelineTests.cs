@@ -8,6 +8,7 @@ using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Demo;
 
+[Collection(TorchGlobalState.Name)]
 public class DemoPipelineTests
 {
     private static string Tokenizer => Path.Combine(ReferenceFixtures.Dir, "tokenizer.json");

@@ -13,6 +13,7 @@ namespace OpenQwen2VL.Tests.Demo;
 /// The chat-style evaluation prompt must be, token for token, what SFT trained the model on up to the reply:
 /// a model cannot answer a prompt it has never seen in that form.
 /// </summary>
+[Collection(TorchGlobalState.Name)]
 public class SftEvalPromptAgreementTests
 {
     [Fact]

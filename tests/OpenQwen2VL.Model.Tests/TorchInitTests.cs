@@ -2,6 +2,7 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests;
 
+[Collection(TorchGlobalState.Name)]
 public class TorchInitTests
 {
     [Fact]

@@ -5,7 +5,7 @@ using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class ActivationCheckpointTests
 {
     static Dictionary<string, float[]> Grads(bool checkpointed, double dropout)

@@ -6,17 +6,18 @@ using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Data;
-using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class BatchStreamSourceTests
 {
     [Fact]
     public void PackedShardsResumeFromSavedPositionWithTheSameBatches()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         var tokenizer = BpeTokenizer.Load(ReferenceFixtures.File("tokenizer.json"));
         var raw = SyntheticCaptionShards.Write(Path.Combine(dir, "in"), 2, 10, imageSide: 20);
         new PackPipeline(tokenizer, new PackOptions { Capacity = 200, VisualTokens = 16, PacksPerShard = 2, ImageSize = 16 })

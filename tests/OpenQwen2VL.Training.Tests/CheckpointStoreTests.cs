@@ -1,5 +1,5 @@
 using OpenQwen2VL.Training.Checkpoints;
-using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
@@ -8,7 +8,8 @@ public class CheckpointStoreTests
     [Fact]
     public void KeepsLastKAndNeverExposesPartialWrites()
     {
-        var store = new CheckpointStore(Path.Combine(TempDir(), "checkpoints"), keepLast: 2);
+        using var tmp = new TempDir();
+        var store = new CheckpointStore(Path.Combine(tmp.Path, "checkpoints"), keepLast: 2);
         foreach (int s in new[] { 3, 6, 9 }) store.Save(s, d => File.WriteAllText(Path.Combine(d, "x"), s.ToString()));
         Assert.Equal(new[] { 6, 9 }, store.List().Select(c => c.Step));
         Assert.Equal("9", File.ReadAllText(Path.Combine(store.Latest()!.Value.Path, "x")));

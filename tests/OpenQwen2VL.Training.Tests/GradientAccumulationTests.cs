@@ -2,12 +2,13 @@ using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Distributed;
 using OpenQwen2VL.Training.Precision;
+using OpenQwen2VL.Tests.Shards;
 using static TorchSharp.torch;
 using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class GradientAccumulationTests
 {
     static (float[] Grads, double Loss) Accumulate(int micro)
@@ -44,7 +45,8 @@ public class GradientAccumulationTests
         foreach (int micro in new[] { 8, 2 })
         {
             using var model = new StandInVlm();
-            new Trainer(model, SyntheticData(micro), new TrainerOptions { Config = cfg with { MicroBatchSequences = micro }, RunDirectory = TempDir() }).Run();
+            using var run = new TempDir();
+            new Trainer(model, SyntheticData(micro), new TrainerOptions { Config = cfg with { MicroBatchSequences = micro }, RunDirectory = run.Path }).Run();
             results.Add(model.Snapshot());
         }
         foreach (var k in results[0].Keys)

@@ -7,7 +7,7 @@ using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class OptimizerTests
 {
     /// <summary>

@@ -5,17 +5,18 @@ using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Tests.Images;
 using OpenQwen2VL.Training.Data;
 using SkiaSharp;
-using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class SftBatchSourceTests
 {
     [Fact]
     public void SftSpecYieldsTheReadersTokensPaddedInsideTheVocabulary()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         string tokenizerPath = ReferenceFixtures.File("tokenizer.json");
         var tokenizer = BpeTokenizer.Load(tokenizerPath);
         Directory.CreateDirectory(Path.Combine(dir, "img"));

@@ -1,5 +1,5 @@
 using OpenQwen2VL.Training.Config;
-using static OpenQwen2VL.Tests.Training.TrainingTestKit;
+using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Training;
 
@@ -23,7 +23,8 @@ public class StageConfigTests
     [Fact]
     public void FileThenSetOverridesApplyInOrderAndUnknownKeysFail()
     {
-        var file = Path.Combine(TempDir(), "c.json");
+        using var tmp = new TempDir();
+        var file = tmp.File("c.json");
         File.WriteAllText(file, """{ "learning_rate": 1e-4, "max_steps": 50 }""");
         var c = StageConfig.Resolve(Stage.Sft, file, ["max_steps=20", "precision=bf16", "train_vision=true"]);
         Assert.Equal(Stage.Sft, c.Stage);
@@ -35,7 +36,7 @@ public class StageConfigTests
         Assert.Throws<ArgumentException>(() => StageConfig.Resolve(Stage.Sft, null, ["learning_rat=1"]));
         Assert.Throws<ArgumentException>(() => StageConfig.Resolve(Stage.Sft, null, ["max_steps=abc"]));
         // Round trip through the resolved config.json.
-        var back = StageConfig.Resolve(Stage.Sft, WriteTemp(c.ToJson()), []);
+        var back = StageConfig.Resolve(Stage.Sft, WriteTemp(tmp, c.ToJson()), []);
         Assert.Equal(c, back);
     }
 
@@ -48,9 +49,9 @@ public class StageConfigTests
         Assert.Throws<ArgumentException>(() => c.AccumulationSteps(3));
     }
 
-    static string WriteTemp(string text)
+    static string WriteTemp(TempDir dir, string text)
     {
-        var f = Path.Combine(TempDir(), "c.json");
+        var f = dir.File("resolved.json");
         File.WriteAllText(f, text);
         return f;
     }

@@ -1,12 +1,13 @@
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Observability;
+using OpenQwen2VL.Tests.Shards;
 using TorchSharp;
 using static TorchSharp.torch;
 using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class TrainerTests
 {
     static TrainingResult Train(StandInVlm model, OpenQwen2VL.Training.Config.StageConfig cfg, string dir, int? stopAt = null, bool resume = false, int micro = 4) =>
@@ -15,7 +16,8 @@ public class TrainerTests
     [Fact]
     public void TinyModelOverfitsTinyDataset()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         using var model = new StandInVlm();
         var r = Train(model, Config(steps: 150) with { LogEvery = 10 }, dir);
         var m = MetricsLog.Read(Path.Combine(dir, "metrics.jsonl"));
@@ -33,7 +35,8 @@ public class TrainerTests
     [Fact]
     public void FrozenParametersStayBitIdenticalAndTrainableOnesChange()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         using var model = new StandInVlm();
         var before = model.Snapshot();
         Train(model, Config(steps: 5), dir);
@@ -50,10 +53,12 @@ public class TrainerTests
     public void StopAtThenResumeGivesBitIdenticalFinalWeights()
     {
         var cfg = Config(steps: 8) with { CheckpointEvery = 3 };
-        var straight = TempDir();
+        using var straightDir = new TempDir();
+        var straight = straightDir.Path;
         using (var a = new StandInVlm()) Train(a, cfg, straight);
 
-        var split = TempDir();
+        using var splitDir = new TempDir();
+        var split = splitDir.Path;
         using (var b = new StandInVlm())
         {
             var first = Train(b, cfg, split, stopAt: 4);
@@ -78,7 +83,8 @@ public class TrainerTests
     [Fact]
     public void ResumeWithoutCheckpointAndRestartOverCheckpointsAreRefused()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         using var model = new StandInVlm();
         Assert.Throws<TrainingException>(() => Train(model, Config(steps: 2), dir, resume: true));
         Train(model, Config(steps: 2), dir);
@@ -91,9 +97,11 @@ public class TrainerTests
         using var model = new StandInVlm();
         // Warm-up run (mid-run checkpoint, several log windows) so lazily created state exists before counting.
         var cfg = Config(steps: 100, global: 1, micro: 1) with { LogEvery = 25, CheckpointEvery = 50 };
-        Train(model, cfg with { MaxSteps = 60 }, TempDir(), micro: 1);
+        using var warmUp = new TempDir();
+        using var measured = new TempDir();
+        Train(model, cfg with { MaxSteps = 60 }, warmUp.Path, micro: 1);
         long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        Train(model, cfg, TempDir(), micro: 1);
+        Train(model, cfg, measured.Path, micro: 1);
         long after = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
         Assert.Equal(before, after);
     }
@@ -101,7 +109,8 @@ public class TrainerTests
     [Fact]
     public void NonFiniteStepsAreSkippedCountedAndAbortAfterKInARow()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         using var model = new StandInVlm();
         // Poison a trainable weight: every loss becomes NaN.
         using (no_grad()) model.Parameters().First(p => p.Name == "norm").Parameter.fill_(double.NaN);
@@ -119,7 +128,8 @@ public class TrainerTests
     [Fact]
     public void Bf16ComputeKeepsFp32MastersAndLearns()
     {
-        var dir = TempDir();
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
         using var model = new StandInVlm();
         var r = Train(model, Config(steps: 60) with { Precision = "bf16", LogEvery = 20 }, dir);
         Assert.All(model.Parameters(), p => Assert.Equal(ScalarType.BFloat16, p.Parameter.dtype));

@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Training;
 
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public sealed class TrainingJobTests : IDisposable
 {
     private readonly TempDir _dir = new();

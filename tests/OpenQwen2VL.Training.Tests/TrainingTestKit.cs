@@ -4,7 +4,7 @@ using OpenQwen2VL.Training.Data;
 
 namespace OpenQwen2VL.Tests.Training;
 
-/// <summary>Tiny configs, data and temp run folders shared by the training tests.</summary>
+/// <summary>Tiny configs and data shared by the training tests (run folders: <see cref="OpenQwen2VL.Tests.Shards.TempDir"/>).</summary>
 public static class TrainingTestKit
 {
     public const int Vocab = 64;
@@ -23,15 +23,4 @@ public static class TrainingTestKit
     /// <summary>Same shape and the same bytes (NaN-safe, bitwise).</summary>
     public static bool BitEqual(TorchSharp.torch.Tensor a, TorchSharp.torch.Tensor b) =>
         a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.contiguous().bytes.SequenceEqual(b.contiguous().bytes);
-
-    public static string TempDir()
-    {
-        var d = Path.Combine(Path.GetTempPath(), "oqvl-train-" + Guid.NewGuid().ToString("N")[..10]);
-        Directory.CreateDirectory(d);
-        return d;
-    }
 }
-
-/// <summary>Training tests seed the global torch RNG; they run one at a time.</summary>
-[CollectionDefinition("Training", DisableParallelization = true)]
-public sealed class TrainingCollection;

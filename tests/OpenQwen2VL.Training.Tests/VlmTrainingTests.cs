@@ -7,13 +7,14 @@ using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Memory;
 using OpenQwen2VL.Training.Data;
 using OpenQwen2VL.Training.Model;
+using OpenQwen2VL.Tests.Shards;
 using static TorchSharp.torch;
 using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 
 namespace OpenQwen2VL.Tests.Training;
 
 /// <summary>The trainer on the real (tiny) VisionLanguageModel of the model branch.</summary>
-[Collection("Training")]
+[Collection(TorchGlobalState.Name)]
 public class VlmTrainingTests
 {
     const int VlmVocab = 128;
@@ -116,14 +117,16 @@ public class VlmTrainingTests
             after = Snapshot(m);
             return r;
         }
-        var straight = TempDir();
+        using var straightDir = new TempDir();
+        var straight = straightDir.Path;
         Run(straight, null, false, 4, out var b0, out var a0);
         foreach (var k in b0.Keys)
         {
             if (k.StartsWith("vision.")) Assert.True(BitEqual(b0[k], a0[k]), $"{k} changed");
             else Assert.False(BitEqual(b0[k], a0[k]), $"{k} did not change");
         }
-        var split = TempDir();
+        using var splitDir = new TempDir();
+        var split = splitDir.Path;
         Assert.True(Run(split, 2, false, 4, out _, out _).Interrupted);
         Assert.True(Run(split, null, true, 4, out _, out _).Finished);
         foreach (var f in new[] { "llm/model.safetensors", "projector.safetensors", "vision/model.safetensors" })

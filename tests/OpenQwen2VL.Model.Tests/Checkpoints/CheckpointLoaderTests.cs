@@ -5,6 +5,7 @@ using static OpenQwen2VL.Tests.Checkpoints.CheckpointTestModules;
 
 namespace OpenQwen2VL.Tests.Checkpoints;
 
+[Collection(TorchGlobalState.Name)]
 public sealed class CheckpointLoaderTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("oqvl-ck-").FullName;

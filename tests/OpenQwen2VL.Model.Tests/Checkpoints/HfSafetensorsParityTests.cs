@@ -5,6 +5,7 @@ namespace OpenQwen2VL.Tests.Checkpoints;
 
 /// <summary>Our writer reproduces, byte for byte, the safetensors files HF wrote for the fixtures.</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class HfSafetensorsParityTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("oqvl-hf-").FullName;

@@ -6,6 +6,7 @@ using static OpenQwen2VL.Tests.Checkpoints.TorchSaveTestArchive;
 
 namespace OpenQwen2VL.Tests.Checkpoints;
 
+[Collection(TorchGlobalState.Name)]
 public sealed class PrismaticCheckpointTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("oqvl-pt-").FullName;

@@ -6,6 +6,7 @@ namespace OpenQwen2VL.Tests.Checkpoints;
 
 /// <summary>The fixture's prismatic-checkpoint.pt holds exactly the tensors of projector.safetensors and qwen2/model.safetensors.</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class PrismaticImportParityTests
 {
     private static byte[] Bytes(Tensor t) => t.bytes.ToArray();

@@ -12,6 +12,7 @@ namespace OpenQwen2VL.Tests.Checkpoints;
 /// A released checkpoint whose <c>vision_backbone</c> entry holds the tower in timm naming (prismatic's
 /// <c>featurizer.*</c>: fused q|k|v, a [1, N, D] position table) loads into the same backbone as the HF SigLIP it came from.
 /// </summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class TimmSiglipTensorsTests : IDisposable
 {
     private readonly TempDir _dir = new();

@@ -4,6 +4,7 @@ using OpenQwen2VL.Model.Vlm;
 
 namespace OpenQwen2VL.Tests.Loading;
 
+[Collection(TorchGlobalState.Name)]
 public class VlmBatchAdapterTests
 {
     [Fact]

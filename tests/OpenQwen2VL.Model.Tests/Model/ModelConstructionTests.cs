@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>Building networks: a dtype argument reaches every parameter without global state; the default init is kept.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class ModelConstructionTests
 {
     private static VlmConfig Tiny => VlmConfig.Tiny(vocabSize: 40);

@@ -10,6 +10,7 @@ namespace OpenQwen2VL.Tests.Model;
 /// Forward passes free every intermediate (the live tensor count stays flat over 200 calls), and a disposed
 /// network leaves no tensor behind.
 /// </summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class ModelLeakTests
 {
     private static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>Equivalences of the Qwen2 LM's code paths on the reference weights (cache vs full, embeds vs ids, config round trip).</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class Qwen2BehaviourTests : IDisposable
 {
     private readonly Qwen2ForCausalLM lm = ModelFixtures.LoadQwen2();

@@ -7,6 +7,7 @@ namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>Qwen2 LM against HF transformers on the reference fixtures (qwen2/, qwen2_case.safetensors).</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class Qwen2ParityTests : IDisposable
 {
     private readonly Qwen2ForCausalLM lm = ModelFixtures.LoadQwen2();

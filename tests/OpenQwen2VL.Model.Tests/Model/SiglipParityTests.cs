@@ -7,6 +7,7 @@ namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>SigLIP dual encoder against HF transformers on the reference fixtures (siglip/, siglip_case, preprocess_case).</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class SiglipParityTests : IDisposable
 {
     private readonly SiglipModel model = ModelFixtures.LoadSiglip();

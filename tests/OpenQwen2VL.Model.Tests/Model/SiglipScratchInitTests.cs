@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Tests.Model;
 
+[Collection(TorchGlobalState.Name)]
 public class SiglipScratchInitTests
 {
     private static SiglipVisionConfig Config => VlmConfig.Tiny(100).Vision;

@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>Image splicing, batching and pooling against naive constructions, on a tiny random preset.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class VlmBehaviourTests : IDisposable
 {
     private const int Vocab = 97;

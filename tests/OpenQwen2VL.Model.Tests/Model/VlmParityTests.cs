@@ -6,6 +6,7 @@ namespace OpenQwen2VL.Tests.Model;
 
 /// <summary>The VLM (SigLIP penultimate → pooled MLP → Qwen2) against the PyTorch reference (vlm_case.safetensors).</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class VlmParityTests : IDisposable
 {
     private readonly Dictionary<string, Tensor> ref_ = ModelFixtures.ReadCase("vlm_case.safetensors");

@@ -9,6 +9,7 @@ namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>The fixture Qwen2 loaded in bfloat16 against the float32 reference (qwen2_case).</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class Qwen2Bf16LoadTests : IDisposable
 {
     private readonly Dictionary<string, Tensor> ref_ = ModelFixtures.ReadCase("qwen2_case.safetensors");

@@ -10,6 +10,7 @@ namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>The fixture Qwen2 through our HF-folder export and reload, against qwen2_case.</summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class Qwen2CheckpointRoundTripTests : IDisposable
 {
     private readonly Dictionary<string, Tensor> ref_ = ModelFixtures.ReadCase("qwen2_case.safetensors");

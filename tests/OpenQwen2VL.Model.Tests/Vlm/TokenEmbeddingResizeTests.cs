@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>Growing the vocabulary keeps every existing row and every logit over the old vocabulary.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class TokenEmbeddingResizeTests
 {
     /// <summary>Same shape and bit-equal values.</summary>

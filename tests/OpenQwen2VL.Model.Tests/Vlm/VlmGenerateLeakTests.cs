@@ -5,6 +5,7 @@ using TorchSharp;
 namespace OpenQwen2VL.Tests.Integration;
 
 /// <summary>Repeated image-conditioned generation on a loaded model (what `oqvl generate` runs) keeps the live tensor count flat.</summary>
+[Collection(TorchGlobalState.Name)]
 public sealed class VlmGenerateLeakTests
 {
     private static long Live => DisposeScopeManager.Statistics.ThreadTotalLiveCount;

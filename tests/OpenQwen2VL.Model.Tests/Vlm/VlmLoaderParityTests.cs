@@ -12,6 +12,7 @@ namespace OpenQwen2VL.Tests.Integration;
 /// prismatic-checkpoint.pt, or + projector.safetensors and the HF Qwen2 folder) against vlm_case.safetensors.
 /// </summary>
 [Trait("Category", "Parity")]
+[Collection(TorchGlobalState.Name)]
 public sealed class VlmLoaderParityTests : IDisposable
 {
     private readonly Dictionary<string, Tensor> ref_ = ModelFixtures.ReadCase("vlm_case.safetensors");
