@@ -31,6 +31,7 @@ public static class Program
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
         if (args.Length == 0) args = ["--help"];
+        OpenQwen2VL.Model.Runtime.CpuAllocatorTuning.Apply();
         ManifestProducer.Current = new ManifestProducer(CommandLine(args), ManifestProducer.ProgramVersion);
         ParseResult parsed;
         try { parsed = BuildRoot().Parse(args); }
