@@ -61,9 +61,9 @@ public sealed class PackCommand : ICliCommand
             var outDir = r.GetValue(output)!;
 
             PackReport report = null!;
-            AnsiConsole.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
+            LiveProgress.Run(AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn()),
+                ctx =>
                 {
                     var scan = ctx.AddTask("scan shards", maxValue: Math.Max(1, shards.Paths.Count));
                     var write = ctx.AddTask("write packs", autoStart: false);

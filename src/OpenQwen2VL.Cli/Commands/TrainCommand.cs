@@ -78,11 +78,11 @@ public sealed class TrainCommand : ICliCommand
     static TrainingResult RunWithProgress(TrainingJobOptions options)
     {
         TrainingResult? result = null;
-        AnsiConsole.Progress()
+        LiveProgress.Run(AnsiConsole.Progress()
             .AutoClear(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .Start(ctx =>
+                new ElapsedTimeColumn(), new RemainingTimeColumn(), new SpinnerColumn()),
+            ctx =>
             {
                 ProgressTask? task = null;
                 result = TrainingJob.Run(options with
