@@ -52,33 +52,35 @@ public static class ParameterMemory
                 + "check the config's sizes (a wrong or crafted config.json), or use --dtype bf16 or a machine with more memory");
     }
 
-    /// <summary>Memory the process can still take: MemAvailable of /proc/meminfo, capped by the GC's limit (a container's); 0 when unknown.</summary>
+    /// <summary>
+    /// Memory the process can still take, in bytes; 0 when unknown. Linux: MemAvailable of /proc/meminfo, capped by the
+    /// cgroup v2 limit left (a container's memory.max - memory.current); elsewhere the GC's view of physical memory.
+    /// (Not the GC's figure on Linux: a GCHeapHardLimit would cap it to the managed heap, while parameters are native.)
+    /// </summary>
     public static long AvailableBytes()
     {
-        long gcLimit = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-        long meminfo = MemAvailable();
-        return (gcLimit, meminfo) switch
-        {
-            ( > 0, > 0) => Math.Min(gcLimit, meminfo),
-            ( > 0, _) => gcLimit,
-            _ => meminfo,
-        };
+        long meminfo = ReadNumber("/proc/meminfo", "MemAvailable:") * 1024;
+        if (meminfo <= 0) return Math.Max(0, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes);
+        long max = ReadNumber("/sys/fs/cgroup/memory.max", null), current = ReadNumber("/sys/fs/cgroup/memory.current", null);
+        return max > 0 && current >= 0 ? Math.Min(meminfo, Math.Max(0, max - current)) : meminfo;
     }
 
-    private static long MemAvailable()
+    /// <summary>The first number of the line starting with <paramref name="key"/> (null: the file's first line); -1 when absent or not a number ("max").</summary>
+    private static long ReadNumber(string file, string? key)
     {
         try
         {
-            foreach (var line in File.ReadLines("/proc/meminfo"))
+            if (!File.Exists(file)) return -1;
+            foreach (var line in File.ReadLines(file))
             {
-                if (!line.StartsWith("MemAvailable:", StringComparison.Ordinal)) continue;
-                var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                return parts.Length >= 2 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out long kb) ? kb * 1024 : 0;
+                if (key is not null && !line.StartsWith(key, StringComparison.Ordinal)) continue;
+                var text = key is null ? line.Trim() : line[key.Length..].Trim().Split(' ')[0];
+                return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long v) ? v : -1;
             }
         }
         catch (IOException) { }
         catch (UnauthorizedAccessException) { }
-        return 0;
+        return -1;
     }
 
     private static long ElementSize(ScalarType t) => t switch

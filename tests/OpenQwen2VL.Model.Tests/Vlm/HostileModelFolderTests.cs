@@ -46,6 +46,25 @@ public sealed class HostileModelFolderTests
     }
 
     [Fact]
+    public void ATensorOfADtypeTheLoaderCannotReadIsOneLineNamingIt()
+    {
+        // U16 is a valid safetensors dtype that libtorch (and so this loader) has no type for.
+        using var tmp = new TempDir();
+        var path = tmp.File("model.safetensors");
+        OpenQwen2VL.Data.Formats.SafetensorsWriter.Write(path, OpenQwen2VL.Tests.Checkpoints.CheckpointTestModules.TinyLm.Select(t =>
+        {
+            string dtype = t.Name == "model.norm.weight" ? "U16" : "F32";
+            long n = t.Shape.Aggregate(1L, (a, b) => a * b) * OpenQwen2VL.Data.Formats.SafetensorsEntry.ElementSize(dtype);
+            return OpenQwen2VL.Data.Formats.SafetensorsTensorSource.FromBytes(t.Name, dtype, t.Shape, new byte[n]);
+        }));
+        using var module = OpenQwen2VL.Tests.Checkpoints.CheckpointTestModules.Create(OpenQwen2VL.Tests.Checkpoints.CheckpointTestModules.TinyLm);
+        var e = Assert.Throws<CheckpointMismatchException>(() => CheckpointLoader.LoadInto(module, path, ScalarType.Float32, CPU));
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Contains("model.norm.weight: stored as U16, a dtype this loader cannot read", e.Message);
+        Assert.StartsWith(path, e.Message);
+    }
+
+    [Fact]
     public void AModelTooLargeForTheMemoryIsRefusedBeforeBuilding()
     {
         var tiny = VlmConfig.Tiny(1505);
