@@ -23,7 +23,9 @@ public sealed record VlmLoadSettings
 
 /// <summary>
 /// The one code path that builds an Open-Qwen2VL model, for every source <see cref="ModelSourceResolver"/> accepts and
-/// for the built-in presets: configs → the network, built directly in the target dtype → each part's weights through
+/// for the built-in presets: configs → the weights' headers, checked against the configs' sizes
+/// (<see cref="ConfigWeightsCheck"/>), and the parameter memory against what is available (<see cref="ParameterMemory"/>)
+/// → the network, built directly in the target dtype → each part's weights through
 /// <see cref="CheckpointLoader"/> in strict mode (every module tensor loaded or tied, every checkpoint tensor used, except
 /// the parts of a SigLIP checkpoint the backbone deliberately does not build: text tower, last block, post-layernorm,
 /// head) → embeddings grown to the tokenizer when it needs more rows. Parts without weights start fresh from
