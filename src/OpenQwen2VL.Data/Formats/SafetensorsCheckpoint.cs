@@ -72,7 +72,8 @@ public sealed class SafetensorsCheckpoint : IDisposable
         {
             // A shard may carry tensors the index does not list; the index is authoritative.
             if (only is not null && !only.Contains(e.Name)) continue;
-            if (!_tensors.TryAdd(e.Name, (file, e))) throw new InvalidDataException($"tensor {e.Name} appears in two shards");
+            if (!_tensors.TryAdd(e.Name, (file, e)))
+                throw new InvalidDataException($"{Source}: tensor {e.Name} appears in two shards ({_tensors[e.Name].File.Path}, {file.Path})");
         }
     }
 

@@ -1,21 +1,26 @@
+using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace OpenQwen2VL.Data.Formats;
 
-/// <summary>One tensor's header entry in a safetensors file. Offsets are absolute in the file.</summary>
+/// <summary>One tensor's header entry in a safetensors file (validated by <see cref="SafetensorsHeader"/>). Offsets are absolute in the file.</summary>
 public sealed record SafetensorsEntry(string Name, string DType, long[] Shape, long Offset, long ByteLength)
 {
     public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
 
-    public static int ElementSize(string dtype) => dtype switch
+    public static int ElementSize(string dtype) =>
+        TryElementSize(dtype) ?? throw new InvalidDataException($"unsupported safetensors dtype {dtype}");
+
+    /// <summary>Bytes per element of a safetensors dtype, or null for a name the format does not define.</summary>
+    public static int? TryElementSize(string dtype) => dtype switch
     {
         "F64" or "I64" or "U64" => 8,
         "F32" or "I32" or "U32" => 4,
         "F16" or "BF16" or "I16" or "U16" => 2,
         "I8" or "U8" or "BOOL" or "F8_E4M3" or "F8_E5M2" => 1,
-        _ => throw new InvalidDataException($"unsupported safetensors dtype {dtype}"),
+        _ => null,
     };
 }
 
@@ -39,34 +44,34 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private SafetensorsFile(string path)
     {
         Path = path;
-        FileLength = new FileInfo(path).Length;
-        if (FileLength < 8) throw new InvalidDataException($"{path}: too short for safetensors");
-        _map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        // Opened through a stream: a symlink (every HF hub snapshot is made of them) is followed to its target, and
+        // the length is the target's (FileInfo.Length of a link is the link's own). The header is read and validated
+        // through the stream before the file is mapped or anything of a size it names is allocated.
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        try
+        {
+            FileLength = stream.Length;
+            if (FileLength < 8) throw new InvalidDataException($"{path}: {FileLength} bytes is too short for a safetensors file");
+            Span<byte> prefix = stackalloc byte[8];
+            stream.ReadExactly(prefix);
+            long headerLength = SafetensorsHeader.CheckHeaderLength(path, BinaryPrimitives.ReadUInt64LittleEndian(prefix), FileLength);
+            var json = new byte[headerLength];
+            stream.ReadExactly(json);
+            var header = SafetensorsHeader.Parse(path, json, FileLength);
+            foreach (var e in header.Entries) _entries.Add(e.Name, e);
+            Metadata = header.Metadata;
+            _map = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            _view = _map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        }
+        catch
+        {
+            _map?.Dispose();
+            stream.Dispose();
+            throw;
+        }
         byte* p = null;
         _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
         _base = p + _view.PointerOffset;
-        long headerLen = *(long*)_base;
-        if (headerLen <= 0 || 8 + headerLen > FileLength) throw new InvalidDataException($"{path}: bad safetensors header length {headerLen}");
-        using var doc = JsonDocument.Parse(new ReadOnlyMemory<byte>(new ReadOnlySpan<byte>(_base + 8, checked((int)headerLen)).ToArray()));
-        long dataStart = 8 + headerLen;
-        var meta = new Dictionary<string, string>();
-        foreach (var prop in doc.RootElement.EnumerateObject())
-        {
-            if (prop.Name == "__metadata__")
-            {
-                foreach (var m in prop.Value.EnumerateObject()) meta[m.Name] = m.Value.GetString() ?? "";
-                continue;
-            }
-            string dtype = prop.Value.GetProperty("dtype").GetString()!;
-            long[] shape = prop.Value.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var offs = prop.Value.GetProperty("data_offsets").EnumerateArray().Select(e => e.GetInt64()).ToArray();
-            var entry = new SafetensorsEntry(prop.Name, dtype, shape, dataStart + offs[0], offs[1] - offs[0]);
-            if (entry.ByteLength != entry.ElementCount * SafetensorsEntry.ElementSize(dtype) || entry.Offset + entry.ByteLength > FileLength)
-                throw new InvalidDataException($"{path}: tensor {prop.Name} has inconsistent offsets");
-            _entries[prop.Name] = entry;
-        }
-        Metadata = meta;
     }
 
     public static SafetensorsFile Open(string path) => new(path);

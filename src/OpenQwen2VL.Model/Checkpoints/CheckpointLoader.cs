@@ -62,12 +62,14 @@ public static class CheckpointLoader
                 continue;
             }
             var shape = source.Shape(name);
-            if (!shape.SequenceEqual(t.shape))
+            if (SafetensorsTensors.TryToScalarType(source.DType(name)) is null)
+                shapeErrors.Add($"{name}: stored as {source.DType(name)}, a dtype this loader cannot read");
+            else if (!shape.SequenceEqual(t.shape))
                 shapeErrors.Add($"{name}: checkpoint [{string.Join(",", shape)}] vs module {to} [{string.Join(",", t.shape)}]");
             plan.Add((name, to));
         }
         if (shapeErrors.Count > 0)
-            throw new CheckpointMismatchException($"{source.Source}: {shapeErrors.Count} shape mismatches: {CheckpointMismatchException.Sample(shapeErrors)}");
+            throw new CheckpointMismatchException($"{source.Source}: {shapeErrors.Count} shape or dtype mismatches: {CheckpointMismatchException.Sample(shapeErrors)}");
         var dupTargets = plan.GroupBy(p => p.To).Where(g => g.Count() > 1).Select(g => $"{g.Key} <- {string.Join(" & ", g.Select(x => x.From))}").ToList();
         if (dupTargets.Count > 0)
             throw new CheckpointMismatchException($"{source.Source}: several checkpoint tensors map to one module tensor: {CheckpointMismatchException.Sample(dupTargets)}");

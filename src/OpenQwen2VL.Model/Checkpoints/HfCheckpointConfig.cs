@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace OpenQwen2VL.Model.Checkpoints;
 
 /// <summary>
@@ -21,8 +19,7 @@ public static class HfCheckpointConfig
             : Path.GetFileName(folderOrFile) == "config.json" ? folderOrFile
             : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(folderOrFile))!, "config.json");
         if (!File.Exists(path)) return null;
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        return doc.RootElement.TryGetProperty("tie_word_embeddings", out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
-            ? v.GetBoolean() : null;
+        var node = HfConfigFields.ReadObject(path)["tie_word_embeddings"];
+        return node is null ? null : HfConfigFields.Bool(node, "tie_word_embeddings", path, false);
     }
 }

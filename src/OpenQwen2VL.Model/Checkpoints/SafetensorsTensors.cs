@@ -7,7 +7,11 @@ namespace OpenQwen2VL.Model.Checkpoints;
 /// <summary>Safetensors dtype names to TorchSharp scalar types and back; tensor creation from mapped bytes.</summary>
 public static class SafetensorsTensors
 {
-    public static ScalarType ToScalarType(string dtype) => dtype switch
+    public static ScalarType ToScalarType(string dtype) =>
+        TryToScalarType(dtype) ?? throw new InvalidDataException($"unsupported safetensors dtype {dtype}");
+
+    /// <summary>The scalar type of a dtype this loader reads (the format also defines U16/U32/U64 and F8 ones, libtorch's build here does not).</summary>
+    public static ScalarType? TryToScalarType(string dtype) => dtype switch
     {
         "F64" => ScalarType.Float64,
         "F32" => ScalarType.Float32,
@@ -19,7 +23,7 @@ public static class SafetensorsTensors
         "I8" => ScalarType.Int8,
         "U8" => ScalarType.Byte,
         "BOOL" => ScalarType.Bool,
-        _ => throw new InvalidDataException($"unsupported safetensors dtype {dtype}"),
+        _ => null,
     };
 
     public static string ToDType(ScalarType t) => t switch

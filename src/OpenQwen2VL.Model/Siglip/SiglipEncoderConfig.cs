@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Model.Checkpoints;
 
 namespace OpenQwen2VL.Model.Siglip;
 
@@ -15,9 +16,19 @@ public abstract record SiglipEncoderConfig
 
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
-    protected static int Int(JsonObject o, string key, int fallback) => o[key] is JsonNode n ? n.GetValue<int>() : fallback;
-    protected static double Dbl(JsonObject o, string key, double fallback) => o[key] is JsonNode n ? n.GetValue<double>() : fallback;
-    protected static string Str(JsonObject o, string key, string fallback) => o[key] is JsonNode n ? n.GetValue<string>() : fallback;
+    /// <summary>
+    /// Upper bounds of sizes read from a file, generous for every published SigLIP (SO400M: width 1152, MLP 4304, 27
+    /// blocks, 16 heads) so that only a crafted or corrupt config reaches them.
+    /// </summary>
+    public const int MaxHiddenSize = 1 << 16, MaxIntermediateSize = 1 << 18, MaxLayers = 1024, MaxHeads = 1024;
+
+    // Absent fields take HF's defaults: HF's own SigLIP configs omit the sizes that equal them (a base-size tower,
+    // ~90M parameters), so unlike Qwen2 a missing size here is the format, not a hole. Present ones are type- and range-checked.
+    protected static int Int(JsonObject o, string source, string key, int fallback, int max) => HfConfigFields.Int(o[key], key, source, 1, max, fallback);
+    protected static double Eps(JsonObject o, string source, string key, double fallback) =>
+        HfConfigFields.Double(o[key], key, source, 0, 1, fallback, exclusiveMin: true);
+    protected static string Str(JsonObject o, string source, string key, string fallback) => HfConfigFields.String(o[key], key, source, fallback);
+    protected static bool Bool(JsonObject o, string source, string key, bool fallback) => HfConfigFields.Bool(o[key], key, source, fallback);
 
     protected virtual void Validate()
     {
@@ -27,14 +38,17 @@ public abstract record SiglipEncoderConfig
             throw new NotSupportedException($"siglip config: hidden_act '{HiddenAct}' is not supported");
     }
 
-    /// <summary>The sub-object <paramref name="key"/> of a SiglipModel config, or the whole object for a single-tower config.</summary>
-    protected static JsonObject Section(string path, string key, string towerModelType)
+    /// <summary>
+    /// The sub-object <paramref name="key"/> of a SiglipModel config, or the whole object for a single-tower config,
+    /// with its name for messages (the file, and the section).
+    /// </summary>
+    protected static (JsonObject Section, string Source) Section(string path, string key, string towerModelType)
     {
         var file = Directory.Exists(path) ? Path.Combine(path, "config.json") : path;
-        var root = JsonNode.Parse(File.ReadAllText(file)) as JsonObject ?? throw new InvalidDataException($"{file}: not a JSON object");
-        if (root[key] is JsonObject section) return section;
-        var type = root["model_type"]?.GetValue<string>();
-        if (type == towerModelType) return root;
+        var root = HfConfigFields.ReadObject(file);
+        if (root[key] is JsonObject section) return (section, $"{file} ({key})");
+        var type = root["model_type"] is JsonNode t ? HfConfigFields.String(t, "model_type", file, "") : null;
+        if (type == towerModelType) return (root, file);
         throw new InvalidDataException($"{file}: neither a SiglipModel config with '{key}' nor a {towerModelType} config");
     }
 }

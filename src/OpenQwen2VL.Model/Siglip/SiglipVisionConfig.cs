@@ -14,22 +14,32 @@ public sealed record SiglipVisionConfig : SiglipEncoderConfig
     public int GridSide => ImageSize / PatchSize;
     public int NumPatches => GridSide * GridSide;
 
-    public static SiglipVisionConfig Load(string path) => FromJson(Section(path, "vision_config", "siglip_vision_model"));
+    /// <summary>Bounds of the input geometry (published: 224-512 px, patches of 14-16, 3 channels).</summary>
+    public const int MaxImageSize = 4096, MaxChannels = 16;
 
-    public static SiglipVisionConfig FromJson(JsonObject o)
+    public static SiglipVisionConfig Load(string path)
+    {
+        var (section, source) = Section(path, "vision_config", "siglip_vision_model");
+        return FromJson(section, source);
+    }
+
+    public static SiglipVisionConfig FromJson(JsonObject o) => FromJson(o, "siglip vision config");
+
+    /// <param name="source">the config's name in messages</param>
+    public static SiglipVisionConfig FromJson(JsonObject o, string source)
     {
         var c = new SiglipVisionConfig
         {
-            HiddenSize = Int(o, "hidden_size", 768),
-            IntermediateSize = Int(o, "intermediate_size", 3072),
-            NumHiddenLayers = Int(o, "num_hidden_layers", 12),
-            NumAttentionHeads = Int(o, "num_attention_heads", 12),
-            LayerNormEps = Dbl(o, "layer_norm_eps", 1e-6),
-            HiddenAct = Str(o, "hidden_act", "gelu_pytorch_tanh"),
-            NumChannels = Int(o, "num_channels", 3),
-            ImageSize = Int(o, "image_size", 224),
-            PatchSize = Int(o, "patch_size", 16),
-            UseHead = o["vision_use_head"] is not JsonNode h || h.GetValue<bool>(),
+            HiddenSize = Int(o, source, "hidden_size", 768, MaxHiddenSize),
+            IntermediateSize = Int(o, source, "intermediate_size", 3072, MaxIntermediateSize),
+            NumHiddenLayers = Int(o, source, "num_hidden_layers", 12, MaxLayers),
+            NumAttentionHeads = Int(o, source, "num_attention_heads", 12, MaxHeads),
+            LayerNormEps = Eps(o, source, "layer_norm_eps", 1e-6),
+            HiddenAct = Str(o, source, "hidden_act", "gelu_pytorch_tanh"),
+            NumChannels = Int(o, source, "num_channels", 3, MaxChannels),
+            ImageSize = Int(o, source, "image_size", 224, MaxImageSize),
+            PatchSize = Int(o, source, "patch_size", 16, MaxImageSize),
+            UseHead = Bool(o, source, "vision_use_head", true),
         };
         c.Validate();
         return c;

@@ -247,7 +247,8 @@ public static class ModelSourceResolver
         try { return Qwen2Config.Load(file); }
         catch (Exception e) when (e is InvalidDataException or JsonException or InvalidOperationException or FormatException or NotSupportedException or KeyNotFoundException)
         {
-            throw new StageContractException($"{what}: {file} is not a Qwen2 config ({e.Message.Split('\n')[0]})");
+            // The message names the file and the field.
+            throw new StageContractException($"{what}: not a usable Qwen2 config: {e.Message.Split('\n')[0]}");
         }
     }
 

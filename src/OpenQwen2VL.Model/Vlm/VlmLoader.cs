@@ -23,7 +23,9 @@ public sealed record VlmLoadSettings
 
 /// <summary>
 /// The one code path that builds an Open-Qwen2VL model, for every source <see cref="ModelSourceResolver"/> accepts and
-/// for the built-in presets: configs → the network, built directly in the target dtype → each part's weights through
+/// for the built-in presets: configs → the weights' headers, checked against the configs' sizes
+/// (<see cref="ConfigWeightsCheck"/>), and the parameter memory against what is available (<see cref="ParameterMemory"/>)
+/// → the network, built directly in the target dtype → each part's weights through
 /// <see cref="CheckpointLoader"/> in strict mode (every module tensor loaded or tied, every checkpoint tensor used, except
 /// the parts of a SigLIP checkpoint the backbone deliberately does not build: text tower, last block, post-layernorm,
 /// head) → embeddings grown to the tokenizer when it needs more rows. Parts without weights start fresh from
@@ -44,51 +46,58 @@ public static class VlmLoader
         var dtype = settings.DType;
         var device = settings.Device;
 
-        // The seed fixes every fresh part (a preset's towers, a new projector); loaded parts overwrite theirs.
-        manual_seed(settings.Seed);
-        // Built directly in the target dtype: a bf16 model never exists in float32 first (twice the memory).
-        var model = new VisionLanguageModel(new VlmConfig(source.VisionConfig, source.LlmConfig, pool), dtype);
         PrismaticCheckpoint? prismatic = null;
+        SafetensorsCheckpoint? visionFile = null, llmFile = null;
         try
         {
             PrismaticCheckpoint Prismatic(string path) => prismatic ??= PrismaticCheckpoint.Open(path);
-            var reports = new List<CheckpointLoadReport>();
-            if (source.VisionWeights is { } vw)
-                reports.Add(vw.Format == WeightsFormat.Prismatic
-                    ? LoadVisionBackbone(model.VisionBackbone, Prismatic(vw.Path).Vision
-                        ?? throw new StageContractException($"{vw.Path} has no vision_backbone entry"), dtype, device)
-                    : LoadVisionBackbone(model.VisionBackbone, vw.Path, dtype, device));
-            else SiglipScratchInit.ZeroResidualBranchOutputs(model.VisionBackbone);   // a tower trained from scratch
-            if (source.ProjectorWeights is { } pw)
-                reports.Add(pw.Format == WeightsFormat.Prismatic
-                    ? CheckpointLoader.LoadInto(model.Projector, Prismatic(pw.Path).Projector, dtype, device)
-                    : CheckpointLoader.LoadInto(model.Projector, pw.Path, dtype, device, PrismaticCheckpoint.ProjectorName));
-            if (source.LlmWeights is { } lw)
+            // The weights' headers first: their shapes are checked against the configs, and the configs' size against
+            // the memory, before the network is built (a crafted config must not allocate what it names).
+            ICheckpointTensors? vision = source.VisionWeights is not { } vw ? null
+                : vw.Format == WeightsFormat.Prismatic
+                    ? Prismatic(vw.Path).Vision ?? throw new StageContractException($"{vw.Path} has no vision_backbone entry")
+                    : new SafetensorsCheckpointTensors(visionFile = SafetensorsCheckpoint.Open(vw.Path));
+            ICheckpointTensors? llm = source.LlmWeights is not { } lw ? null
+                : lw.Format == WeightsFormat.Prismatic ? Prismatic(lw.Path).Llm
+                : new SafetensorsCheckpointTensors(llmFile = SafetensorsCheckpoint.Open(lw.Path));
+            if (vision is not null) ConfigWeightsCheck.VisionBackbone(source.VisionConfig, vision);
+            if (llm is not null) ConfigWeightsCheck.Llm(source.LlmConfig, llm);
+            var config = new VlmConfig(source.VisionConfig, source.LlmConfig, pool);
+            ParameterMemory.Require(ParameterMemory.Count(config), dtype, source.Description);
+
+            // The seed fixes every fresh part (a preset's towers, a new projector); loaded parts overwrite theirs.
+            manual_seed(settings.Seed);
+            // Built directly in the target dtype: a bf16 model never exists in float32 first (twice the memory).
+            var model = new VisionLanguageModel(config, dtype);
+            try
             {
-                if (lw.Format == WeightsFormat.Prismatic)
-                    reports.Add(CheckpointLoader.LoadInto(model.Llm, Prismatic(lw.Path).Llm, dtype, device, tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
-                else
-                {
-                    using var ck = SafetensorsCheckpoint.Open(lw.Path);
-                    reports.Add(CheckpointLoader.LoadInto(model.Llm, new SafetensorsCheckpointTensors(ck), dtype, device,
-                        tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
-                }
+                var reports = new List<CheckpointLoadReport>();
+                if (vision is not null) reports.Add(LoadVisionBackbone(model.VisionBackbone, vision, dtype, device));
+                else SiglipScratchInit.ZeroResidualBranchOutputs(model.VisionBackbone);   // a tower trained from scratch
+                if (source.ProjectorWeights is { } pw)
+                    reports.Add(pw.Format == WeightsFormat.Prismatic
+                        ? CheckpointLoader.LoadInto(model.Projector, Prismatic(pw.Path).Projector, dtype, device)
+                        : CheckpointLoader.LoadInto(model.Projector, pw.Path, dtype, device, PrismaticCheckpoint.ProjectorName));
+                if (llm is not null)
+                    reports.Add(CheckpointLoader.LoadInto(model.Llm, llm, dtype, device, tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
+                else model.Llm.InitializeWeights();   // HF's init for a fresh LM
+                model.to(device);
+                // Ids the tokenizer hands out must have embedding rows (Qwen2.5's padded vocabulary usually has room).
+                TokenEmbeddingResize.GrowTo(model.Llm, tokenizer.VocabSize);
+                model.eval();
+                return new LoadedVlm(model, tokenizer, source.Preprocessor, reports, added, source.LlmConfig.VocabSize, source);
             }
-            else model.Llm.InitializeWeights();   // HF's init for a fresh LM
-            model.to(device);
-            // Ids the tokenizer hands out must have embedding rows (Qwen2.5's padded vocabulary usually has room).
-            TokenEmbeddingResize.GrowTo(model.Llm, tokenizer.VocabSize);
-            model.eval();
-            return new LoadedVlm(model, tokenizer, source.Preprocessor, reports, added, source.LlmConfig.VocabSize, source);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
+            catch
+            {
+                model.Dispose();
+                throw;
+            }
         }
         finally
         {
             prismatic?.Dispose();
+            visionFile?.Dispose();
+            llmFile?.Dispose();
         }
     }
 
@@ -109,10 +118,14 @@ public static class VlmLoader
     {
         if (!Directory.Exists(folder)) throw new DirectoryNotFoundException($"LLM folder not found: {folder}");
         var config = Qwen2Config.Load(folder);
+        using var ck = SafetensorsCheckpoint.Open(folder);
+        var weights = new SafetensorsCheckpointTensors(ck);
+        ConfigWeightsCheck.Llm(config, weights);
+        ParameterMemory.Require(ParameterMemory.Count(config), dtype, folder);
         var lm = new Qwen2ForCausalLM(config, dtype);
         try
         {
-            var report = CheckpointLoader.LoadInto(lm, folder, dtype, device);
+            var report = CheckpointLoader.LoadInto(lm, weights, dtype, device, tieWordEmbeddings: HfCheckpointConfig.ReadTieWordEmbeddings(folder) ?? true);
             lm.eval();
             return (lm, report);
         }
