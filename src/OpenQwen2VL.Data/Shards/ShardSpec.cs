@@ -8,7 +8,7 @@ namespace OpenQwen2VL.Data.Shards;
 /// to right) and <c>::</c> to join several specs. Written by hand: .NET has no brace expansion.
 /// <para>
 /// A spec is parsed and its shard count computed arithmetically before any name is made, so a typo such as
-/// <c>{00000..99999999999}</c> is one <see cref="FormatException"/> naming the spec and the cap, not gigabytes of
+/// <c>{0..99999999999}</c> is one <see cref="FormatException"/> naming the spec and the cap, not gigabytes of
 /// strings. Ranges must run upwards, and zero-padded bounds must have the same width (<c>{000..1000}</c> is
 /// ambiguous: the width of the names would change inside the range).
 /// </para>
