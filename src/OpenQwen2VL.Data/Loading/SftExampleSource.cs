@@ -5,8 +5,10 @@ namespace OpenQwen2VL.Data.Loading;
 
 /// <summary>
 /// SFT data: each "shard" is a LLaVA-style JSON/JSONL annotation file read by <see cref="LlavaSftReader"/>
-/// (ChatML, loss on assistant replies); images are read from disk. A sample whose image cannot be read
-/// is skipped and counted ("unreadable_image"); the reader's own skips are carried over by reason.
+/// (ChatML, loss on assistant replies); images are read from disk through the reader's <see cref="SftImageRoot"/>
+/// (regular files under the image root, size-capped, bounded reads). A sample whose image cannot be read is skipped
+/// and counted with the reason ("unreadable_image", "image_too_large", ...); the reader's own skips are carried over
+/// by reason.
 /// </summary>
 public sealed class SftExampleSource(LlavaSftReader reader) : IExampleSource
 {
@@ -17,13 +19,10 @@ public sealed class SftExampleSource(LlavaSftReader reader) : IExampleSource
         {
             stats.CountInput();
             var images = new ReadOnlyMemory<byte>[s.ImagePaths.Count];
-            bool ok = true;
-            for (int i = 0; i < images.Length && ok; i++)
-            {
-                try { images[i] = File.ReadAllBytes(s.ImagePaths[i]); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { ok = false; }
-            }
-            if (!ok) { stats.Skip("unreadable_image"); continue; }
+            string? skip = null;
+            for (int i = 0; i < images.Length && skip is null; i++)
+                if (reader.Images.TryRead(s.ImagePaths[i], out var bytes, out skip)) images[i] = bytes;
+            if (skip is not null) { stats.Skip(skip); continue; }
             stats.Keep();
             yield return new LoaderExample { Ids = s.Tokens.InputIds, Labels = s.Tokens.Labels, Images = images, Id = $"{Path.GetFileName(annotationPath)}:{s.Id}" };
         }

@@ -24,6 +24,8 @@ public sealed record PackOptions
     /// <summary>Seeds the order of packs in the output (FFD itself is deterministic).</summary>
     public int Seed { get; init; }
     public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
+    /// <summary>Tar members larger than this are skipped ("member_too_large") before they are read into memory.</summary>
+    public long MaxMemberBytes { get; init; } = OpenQwen2VL.Data.Shards.WebDatasetReader.DefaultMaxMemberBytes;
     /// <summary>The model's input size: images with a longer short side are re-encoded at this size when that is smaller.</summary>
     public int ImageSize { get; init; } = 384;
     public bool Reencode { get; init; } = true;

@@ -21,6 +21,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
 {
     public const string OverCapacity = "over_capacity";
     private const int ScanBatch = 256;
+    /// <summary>A scan batch is also cut at this many member bytes, so its memory is bounded by configuration (not 256 x the member cap).</summary>
+    private const long ScanBatchBytes = 256L << 20;
     private const int WriteBatch = 32;
 
     private readonly CaptionSampleBuilder _builder = new(tokenizer, options.VisualTokens);
@@ -44,6 +46,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         {
             var shardStats = new SkipStats();
             var batch = new List<WebDatasetSample>(ScanBatch);
+            long batchBytes = 0;
             int shardIndex = s;
             void Flush()
             {
@@ -57,12 +60,14 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
                 }
                 samplesSeen += batch.Count;
                 batch.Clear();
+                batchBytes = 0;
                 progress?.Report(new PackProgress("scan", shardIndex, shards.Count, samplesSeen));
             }
-            foreach (var sample in WebDatasetReader.Read(shards[s], shardStats))
+            foreach (var sample in WebDatasetReader.Read(shards[s], shardStats, options.MaxMemberBytes))
             {
                 batch.Add(sample);
-                if (batch.Count == ScanBatch) Flush();
+                foreach (var m in sample.Members.Values) batchBytes += m.Length;
+                if (batch.Count == ScanBatch || batchBytes >= ScanBatchBytes) Flush();
             }
             Flush();
             report.Stats.Add(shardStats);

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace OpenQwen2VL.Data.Prompts;
@@ -7,30 +6,36 @@ namespace OpenQwen2VL.Data.Prompts;
 /// Reads LLaVA-style SFT annotations (a JSON array, or JSONL) — records with `id`, `image` (a path or a list of
 /// paths under an image root, or none for text-only) and `conversations` of `{from: human|gpt, value}` — and
 /// yields ChatML samples. Streams (a JSON array of millions of records is never loaded whole). Every record is
-/// kept or skipped with a reason in <see cref="SampleStats"/>.
+/// kept or skipped with a reason in <see cref="SampleStats"/>: a record over <see cref="SftReadOptions.MaxRecordBytes"/>
+/// is skipped before it is decoded, and image paths go through <see cref="SftImageRoot"/> (confined to the image root,
+/// regular files only, size-capped).
 /// </summary>
 public sealed class LlavaSftReader
 {
     private readonly ChatMlPromptBuilder _builder;
-    private readonly string _imageRoot;
     private readonly int? _contextLength;
     private readonly int _visualTokensPerImage;
+    private readonly SftReadOptions _options;
 
     /// <param name="contextLength">cut samples to this estimated length (markers count as the visual tokens); null: no cut</param>
-    public LlavaSftReader(ChatMlPromptBuilder builder, string imageRoot, int? contextLength, int visualTokensPerImage)
+    public LlavaSftReader(ChatMlPromptBuilder builder, string imageRoot, int? contextLength, int visualTokensPerImage, SftReadOptions? options = null)
     {
         if (contextLength is <= 0) throw new ArgumentOutOfRangeException(nameof(contextLength));
         if (visualTokensPerImage <= 0) throw new ArgumentOutOfRangeException(nameof(visualTokensPerImage));
         _builder = builder;
-        _imageRoot = imageRoot;
         _contextLength = contextLength;
         _visualTokensPerImage = visualTokensPerImage;
+        _options = options ?? new SftReadOptions();
+        Images = new SftImageRoot(imageRoot, _options.AllowImagesOutsideRoot, _options.MaxImageBytes);
     }
+
+    /// <summary>Where the samples' images are read from (and how: <see cref="SftImageRoot.TryRead"/>).</summary>
+    public SftImageRoot Images { get; }
 
     public IEnumerable<SftSample> Read(string annotationPath, SampleStats stats)
     {
         int index = 0;
-        foreach (var (record, parseError) in Records(annotationPath, stats))
+        foreach (var (record, parseError) in Records(annotationPath, _options.MaxRecordBytes))
         {
             if (parseError is not null) { stats.Skip(parseError); index++; continue; }
             var sample = Convert(record, index++, out string? reason);
@@ -43,37 +48,18 @@ public sealed class LlavaSftReader
         }
     }
 
-    private static IEnumerable<(JsonElement Record, string? Error)> Records(string path, SampleStats stats)
+    private static IEnumerable<(JsonElement Record, string? Error)> Records(string path, int maxRecordBytes)
     {
-        using var stream = File.OpenRead(path);
-        int first;
-        do first = stream.ReadByte(); while (first is ' ' or '\t' or '\r' or '\n' or 0xEF or 0xBB or 0xBF);
-        stream.Position = 0;
-        if (first == '[')
+        // An empty file has no records; a FIFO or a device (size 0 on Linux) is never opened, so it cannot block.
+        if (new FileInfo(path).Length == 0) yield break;
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        foreach (var raw in JsonRecordSplitter.Split(stream, maxRecordBytes))
         {
-            var items = JsonSerializer.DeserializeAsyncEnumerable<JsonElement>(stream).ToBlockingEnumerable().GetEnumerator();
-            while (true)
-            {
-                bool more;
-                try { more = items.MoveNext(); }
-                catch (JsonException)
-                {
-                    // A damaged array cannot be resynchronised: keep what came before, count the damage once.
-                    stats.Skip("malformed_json");
-                    yield break;
-                }
-                if (!more) yield break;
-                yield return (items.Current, null);
-            }
-        }
-        using var reader = new StreamReader(stream, Encoding.UTF8);
-        while (reader.ReadLine() is string line)
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
+            if (raw.Error is not null) { yield return (default, raw.Error); continue; }
             JsonElement record;
-            try { record = JsonSerializer.Deserialize<JsonElement>(line); }
+            try { record = JsonSerializer.Deserialize<JsonElement>(raw.Bytes!); }
             catch (JsonException) { record = default; }
-            yield return record.ValueKind == JsonValueKind.Object ? (record, null) : (default, "malformed_json");
+            yield return record.ValueKind == JsonValueKind.Object ? (record, null) : (default, JsonRecordSplitter.MalformedJson);
         }
     }
 
@@ -96,8 +82,12 @@ public sealed class LlavaSftReader
         var turns = ParseTurns(record, out reason);
         if (turns is null) return null;
 
-        var fullPaths = images.Select(p => Path.Combine(_imageRoot, p)).ToList();
-        if (fullPaths.Any(p => !File.Exists(p))) { reason = "image_missing"; return null; }
+        var fullPaths = new List<string>(images.Count);
+        foreach (var p in images)
+        {
+            if (!Images.TryResolve(p, out var full, out reason)) return null;
+            fullPaths.Add(full);
+        }
 
         int placeholders = turns.Where(t => t.Role == ChatRole.User).Sum(t => CountPlaceholders(t.Text));
         if (placeholders == 0 && images.Count > 0)

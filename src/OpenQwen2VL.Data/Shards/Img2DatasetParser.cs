@@ -13,6 +13,14 @@ public static class Img2DatasetParser
     public const string MissingCaption = "missing_caption";
     public const string EmptyCaption = "empty_caption";
     public const string InvalidUtf8Caption = "invalid_utf8_caption";
+    public const string CaptionTooLong = "caption_too_long";
+
+    /// <summary>
+    /// Captions longer than this (in UTF-8 bytes) are skipped before they are decoded or tokenised: 1 MiB, some
+    /// thousand times a real alt-text or re-caption; a 250 MB "caption" would otherwise cost gigabytes as UTF-16
+    /// text and token ids.
+    /// </summary>
+    public const int DefaultMaxCaptionBytes = 1 << 20;
 
     /// <summary>Image extensions in order of preference when a sample has several.</summary>
     public static readonly string[] ImageExtensions = ["jpg", "jpeg", "png", "webp"];
@@ -20,7 +28,10 @@ public static class Img2DatasetParser
     // Strict: invalid bytes throw instead of becoming U+FFFD, so bad text is counted, not silently mangled.
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
-    public static bool TryParse(WebDatasetSample sample, out Img2DatasetSample? parsed, out string? skipReason)
+    public static bool TryParse(WebDatasetSample sample, out Img2DatasetSample? parsed, out string? skipReason) =>
+        TryParse(sample, DefaultMaxCaptionBytes, out parsed, out skipReason);
+
+    public static bool TryParse(WebDatasetSample sample, int maxCaptionBytes, out Img2DatasetSample? parsed, out string? skipReason)
     {
         parsed = null;
         string? ext = null;
@@ -28,6 +39,7 @@ public static class Img2DatasetParser
             if (sample.Members.ContainsKey(e)) { ext = e; break; }
         if (ext is null) { skipReason = MissingImage; return false; }
         if (!sample.Members.TryGetValue("txt", out var textBytes)) { skipReason = MissingCaption; return false; }
+        if (textBytes.Length > maxCaptionBytes) { skipReason = CaptionTooLong; return false; }
         if (!TryDecodeUtf8(textBytes, out var caption)) { skipReason = InvalidUtf8Caption; return false; }
         caption = caption.Trim();
         if (caption.Length == 0) { skipReason = EmptyCaption; return false; }

@@ -8,18 +8,30 @@ namespace OpenQwen2VL.Data.Shards;
 /// <para>
 /// Accounting contract: every sample the reader yields is counted once as input in the given
 /// <see cref="SkipStats"/>; the caller must then <see cref="SkipStats.Keep"/> or <see cref="SkipStats.Skip"/> it.
-/// Samples lost to damage are counted as input and skipped here: "truncated_tar" (a tar cut or corrupt
-/// inside the sample) or "member_too_large". A damaged shard keeps every sample before the damage; a
-/// missing or unreadable shard is recorded in <see cref="SkipStats.DamagedShards"/>; an empty shard is fine.
+/// Samples lost to damage are counted as input and skipped here: "truncated_tar" (a tar cut inside the sample),
+/// "corrupt_tar" (a header that cannot be read, e.g. a PAX or GNU long-name header claiming gigabytes: the rest
+/// of the shard is lost, counted as one sample since how many it held is unknown), "member_too_large" (a member
+/// over the per-member cap) or <see cref="SampleKeys.UnsafeKey"/> (a member named <c>../x</c>, <c>/x</c>, or with
+/// control characters). A damaged shard keeps every sample before the damage and is listed in
+/// <see cref="SkipStats.DamagedShards"/>, as is a missing or unreadable one; an empty shard is fine. Nothing
+/// a shard holds makes the reader throw: a job goes on with the next shard.
 /// </para>
 /// </summary>
 public static class WebDatasetReader
 {
-    /// <summary>Members larger than this are not read (a corrupt header could claim gigabytes).</summary>
-    public const long DefaultMaxMemberBytes = 256L << 20;
+    /// <summary>
+    /// Members larger than this are not read (a corrupt header could claim gigabytes): 64 MiB, far above any image or
+    /// caption of a pre-training set (img2dataset resizes; packed shards hold at most a few re-encoded images per member).
+    /// </summary>
+    public const long DefaultMaxMemberBytes = 64L << 20;
+
+    public const string TruncatedTar = "truncated_tar";
+    public const string CorruptTar = "corrupt_tar";
+    public const string MemberTooLarge = "member_too_large";
 
     public static IEnumerable<WebDatasetSample> Read(string path, SkipStats? stats = null, long maxMemberBytes = DefaultMaxMemberBytes)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxMemberBytes);
         FileStream? file = TryOpen(path, stats);
         if (file is null) yield break;
         using (file)
@@ -28,7 +40,7 @@ public static class WebDatasetReader
             string? pendingKey = null;
             Dictionary<string, byte[]>? pending = null;
             Dictionary<string, long>? pendingOffsets = null;
-            bool pendingOversized = false;
+            string? pendingSkip = null;
             int index = 0;
             while (true)
             {
@@ -37,50 +49,52 @@ public static class WebDatasetReader
                 string? key = null, ext = null;
                 if (name is not null) (key, ext) = WebDatasetSample.SplitName(name);
                 bool sameSample = pending is not null && key == pendingKey;
-                if (step == Step.Damaged)
+                if (step is Step.Truncated or Step.Corrupt)
                 {
                     stats?.MarkDamagedShard(path, error!);
-                    if (pending is not null && !sameSample && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index++, stats) is { } before)
+                    if (pending is not null && !sameSample && Finish(path, pendingKey!, pending, pendingOffsets!, pendingSkip, index++, stats) is { } before)
                         yield return before;
                     // Data damage: the member's sample (with its members read before) is lost. Header damage
-                    // (key unknown): nothing more is known, the pending sample was kept above.
-                    if (key is not null)
+                    // (key unknown): a cut header loses nothing known; a corrupt one loses the rest of the shard.
+                    if (key is not null || step == Step.Corrupt)
                     {
                         stats?.CountInput();
-                        stats?.Skip("truncated_tar");
+                        stats?.Skip(key is not null && step == Step.Truncated ? TruncatedTar : CorruptTar);
                     }
                     yield break;
                 }
                 if (!sameSample)
                 {
-                    if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index++, stats) is { } done)
+                    if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingSkip, index++, stats) is { } done)
                         yield return done;
                     pending = new Dictionary<string, byte[]>(StringComparer.Ordinal);
                     pendingOffsets = new Dictionary<string, long>(StringComparer.Ordinal);
                     pendingKey = key;
-                    pendingOversized = false;
+                    pendingSkip = null;
                 }
-                if (step == Step.Oversized) pendingOversized = true;
+                if (!SampleKeys.IsSafe(name!)) pendingSkip ??= SampleKeys.UnsafeKey;
+                if (step == Step.Oversized) pendingSkip ??= MemberTooLarge;
+                if (pendingSkip is not null) pending!.Clear(); // a sample already lost keeps no bytes
                 else
                 {
                     pending![ext!] = data!;
                     pendingOffsets![ext!] = offset;
                 }
             }
-            if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingOversized, index, stats) is { } last)
+            if (pending is not null && Finish(path, pendingKey!, pending, pendingOffsets!, pendingSkip, index, stats) is { } last)
                 yield return last;
         }
     }
 
-    private enum Step { Member, Oversized, Damaged, End }
+    private enum Step { Member, Oversized, Truncated, Corrupt, End }
 
     private static WebDatasetSample? Finish(string path, string key, Dictionary<string, byte[]> members,
-        Dictionary<string, long> offsets, bool oversized, int index, SkipStats? stats)
+        Dictionary<string, long> offsets, string? skip, int index, SkipStats? stats)
     {
         stats?.CountInput();
-        if (oversized)
+        if (skip is not null)
         {
-            stats?.Skip("member_too_large");
+            stats?.Skip(skip);
             return null;
         }
         return new WebDatasetSample { Key = key, ShardPath = path, Members = members, MemberOffsets = offsets, IndexInShard = index };
@@ -90,6 +104,13 @@ public static class WebDatasetReader
     {
         try
         {
+            if (Directory.Exists(path))
+            {
+                stats?.MarkDamagedShard(path, "not_a_file");
+                return null;
+            }
+            // Never opened when empty: a FIFO or a device (which Linux reports with size 0) would block or never end.
+            if (File.Exists(path) && new FileInfo(path).Length == 0) return null;
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -110,7 +131,15 @@ public static class WebDatasetReader
                 if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile or TarEntryType.ContiguousFile))
                     continue; // directories, links, ...: not sample members
                 name = entry.Name;
-                if (entry.Length > maxMemberBytes) return Step.Oversized;
+                if (entry.Length > maxMemberBytes) return Step.Oversized; // checked before anything is allocated
+                // The reader has skipped past the data and its padding: a member running past the end of the file
+                // is truncated, found without allocating its claimed size.
+                long dataEnd = file.Position - (512 - entry.Length % 512) % 512;
+                if (dataEnd > file.Length)
+                {
+                    error = "truncated";
+                    return Step.Truncated;
+                }
                 data = new byte[entry.Length];
                 entry.DataStream?.ReadExactly(data);
                 offset = file.Position - data.Length; // a seekable stream's member data is read in place
@@ -119,10 +148,21 @@ public static class WebDatasetReader
             }
             return Step.End;
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or FormatException or IOException or ArgumentException or OverflowException)
+        // System.Formats.Tar reports damage with several types: InvalidOperationException for a metadata (PAX 'x',
+        // GNU 'L'/'K') header whose size is over its limit, NotSupportedException for entry types it cannot read
+        // (GNU sparse 'S'), InvalidDataException/FormatException/ArgumentException/OverflowException for bad fields.
+        catch (Exception e) when (e is EndOfStreamException)
         {
-            error = e is EndOfStreamException ? "truncated" : "corrupt";
-            return Step.Damaged;
+            error = "truncated";
+            return Step.Truncated;
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or ArgumentException or OverflowException
+                                      or InvalidOperationException or NotSupportedException)
+        {
+            error = $"corrupt ({e.GetType().Name}: {FirstLine(e.Message)})";
+            return Step.Corrupt;
         }
     }
+
+    private static string FirstLine(string message) => message.Split('\n', 2)[0].Trim();
 }

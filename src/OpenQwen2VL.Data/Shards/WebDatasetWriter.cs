@@ -31,17 +31,27 @@ public sealed class WebDatasetWriter : IDisposable
     /// <summary>Bytes written so far (tar headers and padding included).</summary>
     public long BytesWritten => _file.Position;
 
-    /// <summary>Writes one sample: member <c>KEY.EXT</c> for each (extension, bytes) pair, in the dictionary's order.</summary>
+    /// <summary>
+    /// Writes one sample: member <c>KEY.EXT</c> for each (extension, bytes) pair, in the dictionary's order. A member
+    /// name that is not safe (<see cref="SampleKeys.Problem"/>: absolute, <c>..</c>, control characters) is refused
+    /// with an ArgumentException before anything of the sample is written: the writer never sanitises, because a
+    /// changed key could collide with another sample's; readers skip such samples first ("unsafe_key").
+    /// </summary>
     public void Write(string key, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> members)
     {
         ObjectDisposedException.ThrowIf(_completed, this);
         ArgumentException.ThrowIfNullOrEmpty(key);
+        foreach (var name in members.Keys.Select(ext => MemberName(key, ext)).Prepend(key))
+            if (SampleKeys.Problem(name) is { } problem)
+                throw new ArgumentException($"unsafe sample member name {System.Text.Json.JsonSerializer.Serialize(name)}: {problem}", nameof(key));
         if (key.Contains('.', StringComparison.Ordinal) && key.LastIndexOf('.') > key.LastIndexOf('/'))
             throw new ArgumentException($"sample key '{key}' must not contain a dot in its basename", nameof(key));
         foreach (var (ext, bytes) in members)
-            WriteMember(ext.Length == 0 ? key : key + "." + ext, bytes);
+            WriteMember(MemberName(key, ext), bytes);
         SampleCount++;
     }
+
+    private static string MemberName(string key, string ext) => ext.Length == 0 ? key : key + "." + ext;
 
     private void WriteMember(string name, ReadOnlyMemory<byte> bytes)
     {
