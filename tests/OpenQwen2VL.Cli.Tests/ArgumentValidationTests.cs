@@ -9,6 +9,9 @@ namespace OpenQwen2VL.Tests.Integration;
 /// Out-of-range options, config keys, hostile tokenizer.json and questions files: each is exit code 2 with one line that
 /// names the option (or file), the value and what is allowed, before any work; never a stack trace.
 /// </summary>
+// In the libtorch collection: `train` loads libtorch, and its Spectre progress display is process-wide (a second one at
+// the same time fails), so these in-process runs must not overlap PipelineChainTests' training runs.
+[Collection(TorchGlobalState.Name)]
 public sealed class ArgumentValidationTests : IDisposable
 {
     private readonly TempDir _dir = new();
