@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Tokenization;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Training;
 
@@ -22,7 +23,7 @@ public static class FailureReport
         e = Unwrap(e);
         return e switch
         {
-            CliUserException or StageContractException => (UserError, FirstLine(e.Message)),
+            CliUserException or StageContractException or PreTokenizerTimeoutException => (UserError, FirstLine(e.Message)),
             CheckpointMismatchException => (UserError, $"the checkpoint does not fit the model: {FirstLine(e.Message)}"),
             FileNotFoundException or DirectoryNotFoundException => (UserError, FirstLine(e.Message)),
             InvalidDataException or JsonException => (UserError, $"unreadable input: {FirstLine(e.Message)}"),

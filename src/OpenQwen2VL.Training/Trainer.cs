@@ -37,6 +37,7 @@ public sealed class Trainer
     public Trainer(ITrainableModel model, IBatchSource data, TrainerOptions options)
     {
         _model = model; _data = data; _o = options; _cfg = options.Config;
+        _cfg.Validate();
         _store = new CheckpointStore(Path.Combine(options.RunDirectory, RunLayout.Checkpoints), _cfg.KeepLastCheckpoints);
         _trained = [];
         if (_cfg.TrainLlm) _trained.Add(ModelComponent.Llm);
@@ -84,9 +85,10 @@ public sealed class Trainer
         string? lastCheckpoint = null;
         if (_o.Resume)
         {
-            var latest = _store.Latest() ?? throw new TrainingException($"--resume: no checkpoint in {_store.Directory}");
+            // The newest checkpoint whose state and files are intact; damaged newer ones are skipped with a warning.
+            var latest = _store.LatestValid(_cfg.MaxSteps, CheckpointProblem, _o.Warn ?? (_ => { }));
             TrainerState state;
-            using (NewDisposeScope()) state = LoadCheckpoint(latest.Path, masters, optimizer);
+            using (NewDisposeScope()) state = LoadCheckpoint(latest.Path, latest.State, masters, optimizer);
             step = state.Step;
             elapsedBefore = state.ElapsedSeconds;
             using var inRowValue = state.NonFiniteInRow.ToScalar();   // Scalars held over the calls (see CachedScalars)
@@ -96,6 +98,10 @@ public sealed class Trainer
         }
         else if (_store.Latest() is not null)
             throw new TrainingException($"{run} already has checkpoints: pass --resume to continue it, or choose a new --out");
+        // NaN/Inf weights would only give NaN losses, every step skipped: refuse them before the first step.
+        if (NonFiniteWeights.First(ModelWeights(), device) is { } poisoned)
+            throw new TrainingException($"the {(lastCheckpoint is null ? "initial" : $"resumed ({lastCheckpoint})")} weights hold NaN/Inf values " +
+                $"(first in '{poisoned}'): training cannot recover from them; start from another model or checkpoint");
 
         var metrics = new MetricsLog(Path.Combine(run, RunLayout.Metrics), step);
         var pending = new List<PendingStep>();
@@ -104,6 +110,7 @@ public sealed class Trainer
         throughput.Start(0);
         int startStep = step, lastSaved = _o.Resume ? step : -1;
         double firstLoss = double.NaN, lastLoss = double.NaN;
+        StepMetrics? lastStep = null;   // the last step run, skipped or not
         long tokensSeen = 0;
         bool interrupted = false;
 
@@ -119,6 +126,7 @@ public sealed class Trainer
             var lines = pending.Select((p, i) => new StepMetrics(p.Step, loss[i], p.Lr, norm[i], apply[i] == 0,
                 p.TokensPerSecond, p.ImagesPerSecond, pad[i], _cfg.PeakFlops > 0 ? p.FlopsPerSecond / _cfg.PeakFlops : null, elapsedBefore + now, _cfg.MaxSteps)).ToList();
             metrics.Append(lines);
+            lastStep = lines[^1];
             foreach (var l in lines.Where(l => !l.Skipped))
             {
                 if (double.IsNaN(firstLoss)) firstLoss = l.Loss;
@@ -130,7 +138,7 @@ public sealed class Trainer
             int row = (int)inRow.item<float>();
             if (row >= _cfg.MaxNonFiniteInRow)
                 throw new TrainingException($"aborting at step {lines[^1].Step}: {row} optimiser steps in a row had a NaN/Inf loss or gradient " +
-                    $"(max_nonfinite_in_row = {_cfg.MaxNonFiniteInRow}); the weights were not updated by them. Lower learning_rate or check the data, then --resume from the last checkpoint.");
+                    $"(max_non_finite_in_row = {_cfg.MaxNonFiniteInRow}); the weights were not updated by them. Lower learning_rate or check the data, then --resume from the last checkpoint.");
         }
 
         string Save()
@@ -152,6 +160,13 @@ public sealed class Trainer
             if (step % Math.Max(1, _cfg.CheckpointEvery) == 0 && step < _cfg.MaxSteps) { Flush(); Save(); lastSaved = step; }
         }
         Flush();
+        // A run whose last step or weights are not finite must not end as a model (final/) or a checkpoint to resume.
+        if (lastStep is { } last && !double.IsFinite(last.Loss))
+            throw new TrainingException($"the run ended with a NaN/Inf loss at step {last.Step}: no final model or checkpoint was written for it; " +
+                $"lower learning_rate or check the data, then --resume from {lastCheckpoint ?? "a new run"}");
+        if (step > startStep && NonFiniteWeights.First(ModelWeights(), device) is { } broken)
+            throw new TrainingException($"the weights hold NaN/Inf values after step {step - 1} (first in '{broken}'): no final model or checkpoint was written for it; " +
+                $"lower learning_rate or check the data, then --resume from {lastCheckpoint ?? "a new run"}");
         if (lastSaved != step) Save();
         string? finalDir = null;
         if (!interrupted)
@@ -242,6 +257,29 @@ public sealed class Trainer
         return (-(lastTarget - length)).sum().to(ScalarType.Float32);   // len - lastTarget
     }
 
+    /// <summary>Every weight the model computes with, by key (trainable ones mirror their fp32 masters).</summary>
+    List<(string Name, Tensor Tensor)> ModelWeights() => _model.Parameters().Select(p => (p.Key, (Tensor)p.Parameter)).ToList();
+
+    /// <summary>
+    /// What would make the checkpoint in <paramref name="dir"/> fail to load, checked before anything is read: each saved
+    /// component's file with every parameter at its shape, the optimizer file's header, the RNG state's size.
+    /// </summary>
+    string? CheckpointProblem(string dir, TrainerState state)
+    {
+        foreach (var c in SavedComponents())
+        {
+            var expected = _model.Parameters().Where(p => p.Component == c).Select(p => (p.Name, p.Parameter.shape)).ToList();
+            if (CheckpointFiles.Problem(Path.Combine(dir, FileOf(c)), expected) is { } problem) return problem;
+        }
+        if (CheckpointFiles.Problem(Path.Combine(dir, OptimizerFile), []) is { } optimizerProblem) return optimizerProblem;
+        using var rng = get_rng_state();
+        if (state.CpuRngState.Length != rng.bytes.Length)
+            return $"{TrainerState.FileName} cpu_rng_state has {state.CpuRngState.Length} bytes, this libtorch's has {rng.bytes.Length}";
+        return null;
+    }
+
+    const string OptimizerFile = "optimizer.safetensors";
+
     IEnumerable<ModelComponent> SavedComponents() =>
         Enum.GetValues<ModelComponent>().Where(c => _trained.Contains(c) || _o.SaveFrozenComponents);
 
@@ -264,7 +302,7 @@ public sealed class Trainer
     {
         foreach (var c in SavedComponents())
             SafetensorsExport.Save(ComponentWeights(c, masters), Path.Combine(dir, FileOf(c)));
-        SafetensorsExport.Save(optimizer.StateTensors(), Path.Combine(dir, "optimizer.safetensors"));
+        SafetensorsExport.Save(optimizer.StateTensors(), Path.Combine(dir, OptimizerFile));
         File.WriteAllText(Path.Combine(dir, RunLayout.Config), _cfg.ToJson());
         using var rng = get_rng_state();
         new TrainerState
@@ -278,9 +316,8 @@ public sealed class Trainer
         }.Save(dir);
     }
 
-    TrainerState LoadCheckpoint(string dir, MasterWeights masters, MaskedAdamW optimizer)
+    TrainerState LoadCheckpoint(string dir, TrainerState state, MasterWeights masters, MaskedAdamW optimizer)
     {
-        var state = TrainerState.Load(dir);
         var master = masters.Entries.ToDictionary(e => e.Key, e => e.Master);
         using (no_grad())
         {
@@ -298,7 +335,7 @@ public sealed class Trainer
                     target.copy_(t);
                 }
             }
-            using var opt = SafetensorsFile.Open(Path.Combine(dir, "optimizer.safetensors"));
+            using var opt = SafetensorsFile.Open(Path.Combine(dir, OptimizerFile));
             optimizer.LoadState(name => opt.Contains(name) ? SafetensorsTensors.Read(opt, name) : null);
         }
         masters.CopyToModel();

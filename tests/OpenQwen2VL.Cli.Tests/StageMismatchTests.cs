@@ -35,6 +35,9 @@ public sealed class MismatchData : IDisposable
 /// One test per class of mistake between stages: each is refused before any compute with exit code 2 and one line that
 /// names both values (and the fix), never a stack trace.
 /// </summary>
+// In the libtorch collection: `train` loads libtorch, and its Spectre progress display is process-wide (a second one at
+// the same time fails), so these in-process runs must not overlap PipelineChainTests' training runs.
+[Collection(TorchGlobalState.Name)]
 public sealed class StageMismatchTests(MismatchData data) : IClassFixture<MismatchData>
 {
     private string Train(string packed, params string[] extra) =>

@@ -47,6 +47,10 @@ public sealed class StandInVlm : ITrainableModel
     }
 
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
+
+    /// <summary>From this forward call on (0-based), the loss is NaN while the weights stay finite; null: never.</summary>
+    public int? NanLossFromCall { get; set; }
+    int _forwardCalls;
     public ModelShape Shape { get; }
     public int VisualTokensPerImage => 1;
 
@@ -102,6 +106,7 @@ public sealed class StandInVlm : ITrainableModel
         var shiftedLabels = batch.Labels[.., 1..].reshape(-1);
         var loss = nn.functional.cross_entropy(shiftedLogits, shiftedLabels, ignore_index: VlmBatch.IgnoreIndex, reduction: nn.Reduction.Sum);
         var count = shiftedLabels.ne(VlmBatch.IgnoreIndex).sum();
+        if (_forwardCalls++ >= NanLossFromCall) loss = loss * double.NaN;
         return (loss.MoveToOuterDisposeScope(), count.MoveToOuterDisposeScope());
     }
 

@@ -88,4 +88,23 @@ public sealed class TrainingJobTests : IDisposable
         Assert.Contains("no checkpoint", Assert.Throws<StageContractException>(() => TrainingJob.Run(Job("fresh") with { Resume = true })).Message);
         Assert.True(TrainingJob.Run(job with { StopAt = null, Resume = true }).Finished);
     }
+
+    [Fact]
+    public void ResumeFallsBackFromATruncatedNewestCheckpointWithAWarningLine()
+    {
+        var job = Job("damaged", steps: 3) with { Overrides = [.. Job("damaged").Overrides, "max_steps=3", "checkpoint_every=1"], StopAt = 2 };
+        Assert.True(TrainingJob.Run(job).Interrupted);
+        var checkpoints = RunLayout.ListCheckpoints(Path.Combine(job.RunDirectory, RunLayout.Checkpoints));
+        Assert.Equal(new[] { 1, 2 }, checkpoints.Select(c => c.Step));
+        string weights = Path.Combine(checkpoints[^1].Path, RunLayout.LlmWeights);
+        File.WriteAllBytes(weights, File.ReadAllBytes(weights)[..1000]);
+
+        var log = new List<string>();
+        var resumed = TrainingJob.Run(job with { StopAt = null, Resume = true, Log = log.Add });
+        Assert.True(resumed.Finished);
+        Assert.Equal(1, resumed.StartStep);
+        var warning = Assert.Single(log, l => l.StartsWith("warning:", StringComparison.Ordinal));
+        Assert.Contains(checkpoints[^1].Path, warning);
+        Assert.Contains(RunLayout.LlmWeights, warning);
+    }
 }

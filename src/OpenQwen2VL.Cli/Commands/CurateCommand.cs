@@ -17,8 +17,9 @@ public sealed class CurateCommand : ICliCommand
             Required = true, HelpName = "DIR|SPEC",
         };
         var output = CommonOptions.Out("output folder (kept shards, score parquets, histogram, stats, manifest.json)");
-        var threshold = new Option<double?>("--threshold") { Description = "Keep pairs with cosine score >= T (default: Otsu's cut)" };
-        var keepFraction = new Option<double?>("--keep-fraction") { Description = "Keep the top fraction F of pairs instead" };
+        // Scores are cosine similarities, in [-1, 1].
+        var threshold = new Option<double?>("--threshold") { Description = "Keep pairs with cosine score >= T (default: Otsu's cut)" }.InRange(-1.0, 1.0);
+        var keepFraction = new Option<double?>("--keep-fraction") { Description = "Keep the top fraction F of pairs instead" }.InRange(0.0, 1.0, minExclusive: true);
         var metric = new Option<string>("--metric") { Description = "Score column prefix ({metric}_score)", DefaultValueFactory = _ => "tiny_siglip" };
         var tokenizer = CommonOptions.Tokenizer("HF tokenizer.json for caption tokens (words otherwise)");
         var epochs = CommonOptions.Positive("--epochs", "filter training epochs", defaults.Epochs);

@@ -15,8 +15,8 @@ public sealed class DemoCommand : ICliCommand
         var seed = CommonOptions.Seed("seed of every stage");
         var device = CommonOptions.Device();
         var tokenizer = CommonOptions.Tokenizer("HF tokenizer.json (default: the embedded small reference tokenizer)");
-        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pre-training optimiser steps (default: by size)" };
-        var sftSteps = new Option<int?>("--sft-steps") { Description = "SFT optimiser steps (default: by size)" };
+        var pretrainSteps = new Option<int?>("--pretrain-steps") { Description = "pre-training optimiser steps (default: by size)" }.AtLeast(1);
+        var sftSteps = new Option<int?>("--sft-steps") { Description = "SFT optimiser steps (default: by size)" }.AtLeast(1);
 
         var cmd = new Command("demo", "Run the whole Open-Qwen2VL recipe on synthetic data and write report.md / report.json");
         foreach (var o in new Option[] { outDir, quick, seed, device, tokenizer, pretrainSteps, sftSteps }) cmd.Options.Add(o);
@@ -29,8 +29,9 @@ public sealed class DemoCommand : ICliCommand
             string dev = r.GetValue(device)!;
             string? tok = r.GetValue(tokenizer);
             if (tok is not null && !File.Exists(tok)) throw new CliUserException($"tokenizer not found: {tok}");
+            // A bad tokenizer.json is one line now, not after the synthetic data and the filter are built.
+            if (tok is not null) OpenQwen2VL.Data.Prompts.MultimodalTokens.LoadTokenizer(tok);
             if (tok is null) { Directory.CreateDirectory(output); tok = OpenQwen2VL.Demo.DemoTokenizer.WriteTo(output); }
-            if (r.GetValue(pretrainSteps) is < 1 || r.GetValue(sftSteps) is < 1) throw new CliUserException("--pretrain-steps and --sft-steps must be >= 1");
 
             var options = new DemoOptions { OutputDir = output, Quick = r.GetValue(quick), Seed = r.GetValue(seed), Device = dev, TokenizerPath = tok,
                 PretrainStepsOverride = r.GetValue(pretrainSteps), SftStepsOverride = r.GetValue(sftSteps) };

@@ -27,10 +27,9 @@ public sealed class EvaluateCommand : ICliCommand
         var results = new Option<string?>("--results") { Description = "score predictions instead of a model: VQAv2 results JSON [{question_id, answer}]", HelpName = "FILE" };
         var baseline = CommonOptions.OptionalEnum<BaselineChoice>("--baseline", "score a baseline instead of a model");
         var outDir = CommonOptions.Out("folder for predictions, the VQAv2 results file and the summary", required: false);
-        var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 };
-        shots.Validators.Add(v => { if (v.GetValueOrDefault<int>() < 0) v.AddError("--shots must be >= 0"); });
+        var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = CommonOptions.Seed("seed of the demonstration draw");
-        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" };
+        var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
         var model = new ModelOptions();
 
         var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a model, a results file or a majority baseline");

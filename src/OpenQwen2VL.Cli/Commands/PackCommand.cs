@@ -27,11 +27,11 @@ public sealed class PackCommand : ICliCommand
         var perShard = new Option<bool>("--per-shard") { Description = "pack each input shard on its own (the reference's behaviour)" };
         var over = CommonOptions.Enum<OverCapacityPolicy>("--over-capacity", "what to do with a sample longer than the capacity", OverCapacityPolicy.Drop);
         var seed = CommonOptions.Seed("seed of the pack order");
-        var maxPixels = new Option<long>("--max-pixels") { Description = "decompression-bomb cap (width x height)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels };
+        var maxPixels = new Option<long>("--max-pixels") { Description = "decompression-bomb cap (width x height)", DefaultValueFactory = _ => ImageLimits.Default.MaxPixels }.AtLeast(1L);
         var imageSize = CommonOptions.Positive("--image-size", "the model's input size: images with a larger short side are re-encoded down to it when that is smaller", defaults.ImageSize);
         var noReencode = new Option<bool>("--no-reencode") { Description = "always keep the original image bytes" };
         var packsPerShard = CommonOptions.Positive("--packs-per-shard", "packed sequences per output shard", defaults.PacksPerShard);
-        var threads = CommonOptions.Positive("--threads", "worker threads", Environment.ProcessorCount);
+        var threads = CommonOptions.Threads();
 
         var cmd = new Command("pack", "Tokenise image-caption shards and pack them into dense multimodal sequences (First-Fit-Decreasing)");
         foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads })

@@ -13,14 +13,14 @@ public sealed class SynthCommand : ICliCommand
         var defaults = new SyntheticDatasetOptions();
         var outDir = CommonOptions.Out("output folder (pretrain/ shards, sft/, eval/, manifest.json)");
         var seed = CommonOptions.Seed("random seed (same seed, same bytes)");
-        var pretrain = new Option<int>("--pretrain") { Description = "Pre-training image-caption pairs", DefaultValueFactory = _ => defaults.PretrainPairs };
-        var sft = new Option<int>("--sft") { Description = "SFT records (LLaVA JSON; questions, multi-image chats, captions)", DefaultValueFactory = _ => defaults.SftRecords };
-        var evalImages = new Option<int>("--eval-images") { Description = "Evaluation images", DefaultValueFactory = _ => defaults.EvalImages };
-        var perImage = new Option<int>("--questions-per-image") { Description = "Evaluation questions per image (1-4)", DefaultValueFactory = _ => defaults.QuestionsPerEvalImage };
-        var noise = new Option<double>("--noise") { Description = "Fraction of pre-training captions swapped for wrong ones", DefaultValueFactory = _ => defaults.NoiseFraction };
+        var pretrain = new Option<int>("--pretrain") { Description = "Pre-training image-caption pairs", DefaultValueFactory = _ => defaults.PretrainPairs }.AtLeast(1);
+        var sft = new Option<int>("--sft") { Description = "SFT records (LLaVA JSON; questions, multi-image chats, captions)", DefaultValueFactory = _ => defaults.SftRecords }.AtLeast(0);
+        var evalImages = new Option<int>("--eval-images") { Description = "Evaluation images", DefaultValueFactory = _ => defaults.EvalImages }.AtLeast(1);
+        var perImage = new Option<int>("--questions-per-image") { Description = "Evaluation questions per image (1-4)", DefaultValueFactory = _ => defaults.QuestionsPerEvalImage }.InRange(1, Enum.GetValues<VqaQuestionType>().Length);
+        var noise = new Option<double>("--noise") { Description = "Fraction of pre-training captions swapped for wrong ones", DefaultValueFactory = _ => defaults.NoiseFraction }.InRange(0.0, 1.0);
         var disagreement = new Option<double>("--disagreement") { Description = "Per-annotator probability of departing from the true answer", DefaultValueFactory = _ => defaults.AnnotatorDisagreement };
-        var imageSize = new Option<int>("--image-size") { Description = "Image side in pixels", DefaultValueFactory = _ => defaults.ImageSize };
-        var shardSize = new Option<int>("--shard-size") { Description = "Samples per pre-training shard", DefaultValueFactory = _ => defaults.SamplesPerShard };
+        var imageSize = new Option<int>("--image-size") { Description = "Image side in pixels", DefaultValueFactory = _ => defaults.ImageSize }.InRange(16, 1024);
+        var shardSize = new Option<int>("--shard-size") { Description = "Samples per pre-training shard", DefaultValueFactory = _ => defaults.SamplesPerShard }.InRange(1, 10000);
 
         var cmd = new Command("synth", "Generate procedural shapes data: WebDataset pre-training shards (with known caption noise), LLaVA SFT JSON, VQAv2-style evaluation");
         foreach (var o in new Option[] { outDir, seed, pretrain, sft, evalImages, perImage, noise, disagreement, imageSize, shardSize }) cmd.Options.Add(o);

@@ -38,10 +38,13 @@ public sealed class TrainCommand : ICliCommand
         var seed = new Option<int?>("--seed") { Description = $"seed (= --set seed=N; default {CommonOptions.DefaultSeed})", HelpName = "N" };
         var device = CommonOptions.Device();
         var peak = new Option<double?>("--peak-flops") { Description = "peak matmul FLOP/s for the MFU column (e.g. from the training benchmark)", HelpName = "FLOPS" };
-        foreach (var o in new Option<int?>[] { maxSteps, stopAt })
-            o.Validators.Add(v => { if (v.GetValueOrDefault<int?>() is < 1) v.AddError($"{v.Option.Name} must be >= 1"); });
+        maxSteps.AtLeast(1);
+        stopAt.AtLeast(1);
+        peak.InRange(0.0, double.MaxValue, minExclusive: true);
 
-        var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder");
+        var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder. " +
+            "Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved (continue with --resume) and the exit code is " +
+            $"{InterruptedExitCode(PosixSignal.SIGINT)} (SIGINT) or {InterruptedExitCode(PosixSignal.SIGTERM)} (SIGTERM), as a shell reports a process ended by that signal");
         foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, set, visualTokens, seed, device, peak })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
@@ -56,7 +59,8 @@ public sealed class TrainCommand : ICliCommand
 
             // Ctrl-C / SIGTERM: finish the step, save a checkpoint, exit cleanly.
             using var cts = new CancellationTokenSource();
-            void OnSignal(PosixSignalContext c) { c.Cancel = true; cts.Cancel(); }
+            PosixSignal? received = null;
+            void OnSignal(PosixSignalContext c) { c.Cancel = true; received ??= c.Signal; cts.Cancel(); }
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
 
@@ -70,10 +74,22 @@ public sealed class TrainCommand : ICliCommand
             };
             var result = RunWithProgress(options);
             PrintSummary(result, runDir, cts.IsCancellationRequested);
-            return 0;
+            // A signalled run is not a success for a scheduler (a job array, systemd) even with its checkpoint saved.
+            return result.Interrupted && received is { } signal ? InterruptedExitCode(signal) : 0;
         });
         return cmd;
     }
+
+    /// <summary>
+    /// The exit code of a run ended by <paramref name="signal"/> after its graceful checkpoint: 128 + the signal number
+    /// (130 for SIGINT, 143 for SIGTERM), the shell's convention for a process ended by a signal.
+    /// </summary>
+    public static int InterruptedExitCode(PosixSignal signal) => signal switch
+    {
+        PosixSignal.SIGINT => 128 + 2,
+        PosixSignal.SIGTERM => 128 + 15,
+        _ => 1,
+    };
 
     static TrainingResult RunWithProgress(TrainingJobOptions options)
     {

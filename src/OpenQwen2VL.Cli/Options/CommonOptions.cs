@@ -23,6 +23,10 @@ public static class CommonOptions
     {
         var o = new Option<string>("--out") { Description = description, Required = required && defaultValue is null, HelpName = "DIR" };
         if (defaultValue is not null) o.DefaultValueFactory = _ => defaultValue;
+        o.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string>() is { } value && File.Exists(value)) r.AddError($"--out {value}: is a file, expected a folder");
+        });
         return o;
     }
 
@@ -58,7 +62,7 @@ public static class CommonOptions
         o.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is int n && (n < 1 || (int)Math.Round(Math.Sqrt(n)) is var s && s * s != n))
-                r.AddError($"--visual-tokens {n} is not a square grid (e.g. 16 = 4x4, 144 = 12x12, 729 = 27x27)");
+                r.AddError($"--visual-tokens {n}: must be a positive square (e.g. 16 = 4x4, 144 = 12x12, 729 = 27x27)");
         });
         return o;
     }
@@ -92,12 +96,19 @@ public static class CommonOptions
     }
 
     /// <summary>A positive integer option.</summary>
-    public static Option<int> Positive(string name, string description, int defaultValue)
-    {
-        var o = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" };
-        o.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 1) r.AddError($"{name} must be >= 1"); });
-        return o;
-    }
+    public static Option<int> Positive(string name, string description, int defaultValue) =>
+        new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue, HelpName = "N" }.AtLeast(1);
+
+    /// <summary>
+    /// Most worker threads <c>--threads</c> takes: 4 per processor (more only adds contention and memory; the cap also
+    /// keeps a typo such as 100000 from starting that many threads).
+    /// </summary>
+    public static int MaxThreads => 4 * Environment.ProcessorCount;
+
+    /// <summary><c>--threads N</c>, 1..<see cref="MaxThreads"/>, default one per processor.</summary>
+    public static Option<int> Threads() =>
+        new Option<int>("--threads") { Description = $"worker threads (1 to {MaxThreads}: 4 per processor)", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" }
+            .InRange(1, MaxThreads);
 
     public static ScalarType ToScalarType(this DTypeChoice d) => d switch
     {

@@ -20,12 +20,21 @@ namespace OpenQwen2VL.Data.Packing;
 public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
 {
     public const string OverCapacity = "over_capacity";
+    /// <summary>Skip reason of a caption on which the tokenizer's pre-tokenizer regex timed out.</summary>
+    public const string TokenizerTimeout = "tokenizer_timeout";
+    /// <summary>
+    /// After this many timed-out captions the pattern is at fault, not the data: the job stops with an error naming it
+    /// (rather than spending the regex timeout on every remaining caption).
+    /// </summary>
+    public const int MaxTokenizerTimeouts = 16;
     private const int ScanBatch = 256;
     /// <summary>A scan batch is also cut at this many member bytes, so its memory is bounded by configuration (not 256 x the member cap).</summary>
     private const long ScanBatchBytes = 256L << 20;
     private const int WriteBatch = 32;
 
     private readonly CaptionSampleBuilder _builder = new(tokenizer, options.VisualTokens);
+    private int _tokenizerTimeouts;
+    private PreTokenizerTimeoutException? _lastTimeout;
 
     private sealed record Item(int Shard, string Uid, int[] Ids, int Length, string ImageExtension, long ImageOffset, int ImageLength, bool ReencodeCandidate);
 
@@ -61,6 +70,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
                 samplesSeen += batch.Count;
                 batch.Clear();
                 batchBytes = 0;
+                if (_tokenizerTimeouts >= MaxTokenizerTimeouts)
+                    throw new InvalidDataException($"{_tokenizerTimeouts} captions timed out in the tokenizer: {_lastTimeout!.Message}");
                 progress?.Report(new PackProgress("scan", shardIndex, shards.Count, samplesSeen));
             }
             foreach (var sample in WebDatasetReader.Read(shards[s], shardStats, options.MaxMemberBytes))
@@ -167,7 +178,15 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     {
         if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) return new(null, reason, false);
         if (!ImageDecoder.TryDecode(parsed!.Image, options.ImageLimits, out var image, out reason)) return new(null, reason, false);
-        var ids = _builder.Build(parsed.Caption);
+        if (Volatile.Read(ref _tokenizerTimeouts) >= MaxTokenizerTimeouts) return new(null, TokenizerTimeout, false);
+        int[] ids;
+        try { ids = _builder.Build(parsed.Caption); }
+        catch (PreTokenizerTimeoutException e)
+        {
+            _lastTimeout = e;
+            Interlocked.Increment(ref _tokenizerTimeouts);
+            return new(null, TokenizerTimeout, false);
+        }
         int length = _builder.EstimatedLength(ids);
         bool truncated = false;
         if (length > options.Capacity)

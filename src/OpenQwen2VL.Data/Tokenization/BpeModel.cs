@@ -12,6 +12,12 @@ public sealed class BpeModel
     // Short words (nearly all of them) use a quadratic scan; long ones a heap, so a 100k-char run stays O(n log n).
     internal const int HeapThreshold = 48;
 
+    /// <summary>
+    /// Ids must lie in [0, MaxTokenId): the id table is allocated by the highest id, so a crafted id (2^31, or 2^30
+    /// with one token) must not size it (2^22 ids = a 32 MiB table). 2^22 is over 25 times Qwen2's 151,646 and above every published vocabulary.
+    /// </summary>
+    public const int MaxTokenId = 1 << 22;
+
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocabBySpan;
@@ -57,11 +63,20 @@ public sealed class BpeModel
             throw new NotSupportedException("BPE dropout is a training-time option and is not supported");
 
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (var p in model.GetProperty("vocab").EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
+        foreach (var p in model.GetProperty("vocab").EnumerateObject())
+            vocab[p.Name] = p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt32(out int id) && CheckId(id)
+                ? id : throw new InvalidDataException($"vocab token '{p.Name}' has id {p.Value.GetRawText()}, expected an integer in [0, {MaxTokenId})");
+        // Without a vocabulary every text would encode to nothing: captions would vanish instead of failing.
+        if (vocab.Count == 0) throw new InvalidDataException("the vocabulary is empty");
         var merges = new List<(string, string)>();
         foreach (var m in model.GetProperty("merges").EnumerateArray())
         {
-            if (m.ValueKind == JsonValueKind.Array) { merges.Add((m[0].GetString()!, m[1].GetString()!)); continue; }
+            if (m.ValueKind == JsonValueKind.Array && m.GetArrayLength() == 2 && m[0].ValueKind == JsonValueKind.String && m[1].ValueKind == JsonValueKind.String)
+            {
+                merges.Add((m[0].GetString()!, m[1].GetString()!));
+                continue;
+            }
+            if (m.ValueKind != JsonValueKind.String) throw new InvalidDataException($"merge {merges.Count} is {m.GetRawText()}, expected \"a b\" or [\"a\", \"b\"]");
             string s = m.GetString()!;
             int space = s.IndexOf(' ', 1);  // legacy "a b" form; byte-level tokens never contain a space
             if (space < 0 || s.IndexOf(' ', space + 1) >= 0) throw new InvalidDataException($"bad merge entry '{s}'");
@@ -69,8 +84,14 @@ public sealed class BpeModel
         }
         string? unk = model.TryGetProperty("unk_token", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
         bool ignoreMerges = model.TryGetProperty("ignore_merges", out var im) && im.ValueKind == JsonValueKind.True;
-        return new BpeModel(vocab, merges, unk, ignoreMerges);
+        var bpe = new BpeModel(vocab, merges, unk, ignoreMerges);
+        if (bpe.ByteIds.All(id => id < 0))
+            throw new InvalidDataException("the vocabulary has none of the 256 byte-level tokens and no unk_token: every text would encode to nothing");
+        return bpe;
     }
+
+    /// <summary>Whether <paramref name="id"/> is a usable token id (see <see cref="MaxTokenId"/>).</summary>
+    public static bool CheckId(int id) => id is >= 0 and < MaxTokenId;
 
     private static long Key(int a, int b) => ((long)a << 32) | (uint)b;
 

@@ -30,6 +30,9 @@ public sealed class BpeTokenizer : ITextTokenizer
 {
     public const int DefaultWordCacheCapacity = 100_000;
 
+    /// <summary>Largest tokenizer.json read (Qwen2's is 7 MB; the largest published ones are tens of MB).</summary>
+    public const long MaxFileBytes = 512L << 20;
+
     private readonly BpeModel _model;
     private readonly TextNormalizer _normalizer;
     private readonly PreTokenizer _preTokenizer;
@@ -63,15 +66,37 @@ public sealed class BpeTokenizer : ITextTokenizer
     public static BpeTokenizer Load(string tokenizerJsonPath) => Load(tokenizerJsonPath, DefaultWordCacheCapacity);
 
     /// <param name="wordCacheCapacity">most distinct words whose ids are cached (0 disables the cache)</param>
-    public static BpeTokenizer Load(string tokenizerJsonPath, int wordCacheCapacity)
+    public static BpeTokenizer Load(string tokenizerJsonPath, int wordCacheCapacity) =>
+        Load(tokenizerJsonPath, wordCacheCapacity, SplitPattern.DefaultMatchTimeout);
+
+    /// <param name="regexTimeout">how long one pre-tokenizer regex may run on one text (see <see cref="SplitPattern"/>)</param>
+    /// <exception cref="InvalidDataException">one line naming the file and what is wrong with it</exception>
+    public static BpeTokenizer Load(string tokenizerJsonPath, int wordCacheCapacity, TimeSpan regexTimeout)
     {
         string path = Directory.Exists(tokenizerJsonPath) ? Path.Combine(tokenizerJsonPath, "tokenizer.json") : tokenizerJsonPath;
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found: {path}", path);
+        long size = new FileInfo(path).Length;
+        if (size > MaxFileBytes) throw new InvalidDataException($"tokenizer {path}: {size:N0} bytes, more than the {MaxFileBytes:N0} a tokenizer.json may have");
+        try
+        {
+            return Parse(path, wordCacheCapacity, regexTimeout);
+        }
+        // Whatever the JSON holds (wrong kinds, missing keys, unsupported parts), the user sees the file and the problem.
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException
+            or NotSupportedException or InvalidDataException or ArgumentException or IndexOutOfRangeException)
+        {
+            string problem = e is KeyNotFoundException ? "a required key is missing" : e.Message.Split('\n')[0];
+            throw new InvalidDataException($"tokenizer {path}: {problem}", e);
+        }
+    }
+
+    private static BpeTokenizer Parse(string path, int wordCacheCapacity, TimeSpan regexTimeout)
+    {
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         var root = doc.RootElement;
         var model = BpeModel.FromJson(root.GetProperty("model"));
         var normalizer = TextNormalizer.FromJson(root.TryGetProperty("normalizer", out var n) ? n : default);
-        var pre = PreTokenizer.FromJson(root.TryGetProperty("pre_tokenizer", out var p) ? p : default);
+        var pre = PreTokenizer.FromJson(root.TryGetProperty("pre_tokenizer", out var p) ? p : default, regexTimeout);
         if (!pre.HasByteLevel) throw new NotSupportedException($"{path}: only byte-level BPE is supported (no ByteLevel pre-tokenizer)");
         bool byteLevelDecoder = false;
         if (root.TryGetProperty("decoder", out var d) && d.ValueKind == JsonValueKind.Object)
@@ -83,8 +108,13 @@ public sealed class BpeTokenizer : ITextTokenizer
         var added = new List<AddedToken>();
         if (root.TryGetProperty("added_tokens", out var at) && at.ValueKind == JsonValueKind.Array)
             foreach (var a in at.EnumerateArray())
-                added.Add(new AddedToken(a.GetProperty("id").GetInt32(), a.GetProperty("content").GetString()!,
-                    Flag(a, "special"), Flag(a, "lstrip"), Flag(a, "rstrip"), Flag(a, "single_word")));
+            {
+                var idElement = a.GetProperty("id");
+                int id = idElement.ValueKind == JsonValueKind.Number && idElement.TryGetInt32(out int i) && BpeModel.CheckId(i)
+                    ? i : throw new InvalidDataException($"added token has id {idElement.GetRawText()}, expected an integer in [0, {BpeModel.MaxTokenId})");
+                string content = a.GetProperty("content").GetString() is { Length: > 0 } c ? c : throw new InvalidDataException($"added token {id} has no content");
+                added.Add(new AddedToken(id, content, Flag(a, "special"), Flag(a, "lstrip"), Flag(a, "rstrip"), Flag(a, "single_word")));
+            }
         return new BpeTokenizer(model, normalizer, pre, byteLevelDecoder, added, wordCacheCapacity);
 
         static bool Flag(JsonElement e, string name) => e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.True;

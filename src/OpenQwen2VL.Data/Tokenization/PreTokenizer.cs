@@ -24,20 +24,23 @@ public sealed class PreTokenizer
     /// <summary>Whether a ByteLevel step maps words to the byte alphabet (required: only byte-level BPE is supported).</summary>
     public bool HasByteLevel { get; }
 
-    public static PreTokenizer FromJson(JsonElement json)
+    public static PreTokenizer FromJson(JsonElement json) => FromJson(json, SplitPattern.DefaultMatchTimeout);
+
+    /// <param name="regexTimeout">how long a Split regex may run on one text</param>
+    public static PreTokenizer FromJson(JsonElement json, TimeSpan regexTimeout)
     {
         var steps = new List<Step>();
-        if (json.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined)) Collect(json, steps);
+        if (json.ValueKind is not (JsonValueKind.Null or JsonValueKind.Undefined)) Collect(json, steps, regexTimeout);
         return new PreTokenizer([.. steps], steps.Any(s => s is ByteLevelStep));
     }
 
-    private static void Collect(JsonElement p, List<Step> steps)
+    private static void Collect(JsonElement p, List<Step> steps, TimeSpan regexTimeout)
     {
         string type = p.GetProperty("type").GetString() ?? "";
         switch (type)
         {
             case "Sequence":
-                foreach (var inner in p.GetProperty("pretokenizers").EnumerateArray()) Collect(inner, steps);
+                foreach (var inner in p.GetProperty("pretokenizers").EnumerateArray()) Collect(inner, steps, regexTimeout);
                 break;
             case "Split":
             {
@@ -48,14 +51,14 @@ public sealed class PreTokenizer
                 bool invert = p.TryGetProperty("invert", out var inv) && inv.GetBoolean();
                 if (invert || behavior is not ("Isolated" or "Removed"))
                     throw new NotSupportedException($"Split pre-tokenizer with behavior '{behavior}' invert={invert} is not supported (Isolated/Removed, invert=false)");
-                steps.Add(new SplitStep(new SplitPattern(regex), behavior == "Removed"));
+                steps.Add(new SplitStep(new SplitPattern(regex, regexTimeout), behavior == "Removed"));
                 break;
             }
             case "ByteLevel":
             {
                 bool prefix = p.TryGetProperty("add_prefix_space", out var a) && a.GetBoolean();
                 bool useRegex = !p.TryGetProperty("use_regex", out var u) || u.GetBoolean();
-                steps.Add(new ByteLevelStep(prefix, useRegex ? new SplitPattern(SplitPattern.Gpt2) : null));
+                steps.Add(new ByteLevelStep(prefix, useRegex ? new SplitPattern(SplitPattern.Gpt2, regexTimeout) : null));
                 break;
             }
             default:

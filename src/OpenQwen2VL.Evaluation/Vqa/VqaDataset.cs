@@ -39,11 +39,14 @@ public sealed class VqaDataset
 
         var items = new List<VqaItem>();
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
+        var seen = new HashSet<long>();
         int read = 0;
         foreach (var q in qDoc.RootElement.GetProperty("questions").EnumerateArray())
         {
             read++;
             long qid = q.GetProperty("question_id").GetInt64();
+            // Predictions, results files and scores are keyed by question_id: two questions with one id cannot both be scored.
+            if (!seen.Add(qid)) throw new InvalidDataException($"{questionsPath}: question_id {qid} appears more than once");
             long imageId = q.GetProperty("image_id").GetInt64();
             string? reason = null;
             if (!annotations.TryGetValue(qid, out var ann)) reason = "no_annotation";

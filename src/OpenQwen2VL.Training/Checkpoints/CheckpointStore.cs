@@ -13,6 +13,8 @@ public sealed class CheckpointStore(string directory, int keepLast)
 
     public string Save(int step, Action<string> write)
     {
+        // A negative step would name a folder (step--00000002) that List() never sees, so never prunes.
+        ArgumentOutOfRangeException.ThrowIfNegative(step);
         System.IO.Directory.CreateDirectory(Directory);
         string final = Path.Combine(Directory, RunLayout.StepFolderName(step));
         string tmp = Path.Combine(Directory, ".tmp-" + RunLayout.StepFolderName(step));
@@ -29,4 +31,26 @@ public sealed class CheckpointStore(string directory, int keepLast)
     public IReadOnlyList<(int Step, string Path)> List() => RunLayout.ListCheckpoints(Directory);
 
     public (int Step, string Path)? Latest() => List() is { Count: > 0 } l ? l[^1] : null;
+
+    /// <summary>
+    /// The newest checkpoint that can be resumed: its trainer state parses, its step lies in [0, <paramref name="maxSteps"/>]
+    /// and matches its folder, and <paramref name="checkFiles"/> (the caller's check of the tensors it will read: present,
+    /// headers intact, expected shapes) finds nothing wrong. Each newer checkpoint that fails is reported through
+    /// <paramref name="warn"/> (one line each) and skipped. Throws <see cref="InvalidDataException"/> when none is usable.
+    /// </summary>
+    public (int Step, string Path, TrainerState State) LatestValid(int maxSteps, Func<string, TrainerState, string?> checkFiles, Action<string> warn)
+    {
+        var all = List();
+        if (all.Count == 0) throw new TrainingException($"--resume: no checkpoint in {Directory}");
+        string? newestProblem = null;
+        foreach (var (step, path) in all.Reverse())
+        {
+            var state = TrainerState.TryLoad(path, step, maxSteps, out string? problem);
+            if (state is not null) problem = checkFiles(path, state);
+            if (problem is null) return (step, path, state!);
+            newestProblem ??= $"{Path.GetFileName(path)}: {problem}";
+            warn($"warning: skipping checkpoint {path}: {problem}");
+        }
+        throw new InvalidDataException($"--resume: none of the {all.Count} checkpoint(s) in {Directory} is usable (newest {newestProblem}): start a new --out");
+    }
 }

@@ -24,4 +24,35 @@ public sealed record TrainerState
     public static TrainerState Load(string dir) =>
         JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, FileName)), Options)
         ?? throw new InvalidDataException($"{dir}: empty {FileName}");
+
+    /// <summary>
+    /// Reads the state of the checkpoint folder of step <paramref name="folderStep"/> and checks it; returns null and
+    /// the problem (one phrase) when it is missing, unreadable or out of range.
+    /// </summary>
+    public static TrainerState? TryLoad(string dir, int folderStep, int maxSteps, out string? problem)
+    {
+        problem = null;
+        string path = Path.Combine(dir, FileName);
+        if (!File.Exists(path)) { problem = $"{FileName} is missing"; return null; }
+        TrainerState? state;
+        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options); }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException)
+        {
+            problem = $"{FileName} is not a trainer state ({e.Message.Split('\n')[0]})";
+            return null;
+        }
+        problem = state switch
+        {
+            null => $"{FileName} is empty",
+            { Step: < 0 } s => $"{FileName} step {s.Step} is negative",
+            var s when s.Step > maxSteps => $"{FileName} step {s.Step} is beyond max_steps {maxSteps}",
+            var s when s.Step != folderStep => $"{FileName} step {s.Step} does not match the folder's step {folderStep}",
+            { DataPosition: null } => $"{FileName} has no data_position",
+            { CpuRngState: null or { Length: 0 } } => $"{FileName} has no cpu_rng_state",
+            { NonFiniteInRow: < 0 } or { NonFiniteSkippedTotal: < 0 } => $"{FileName} has a negative non-finite count",
+            var s when !double.IsFinite(s.ElapsedSeconds) || s.ElapsedSeconds < 0 => $"{FileName} elapsed_seconds {s.ElapsedSeconds} is not a duration",
+            _ => null,
+        };
+        return problem is null ? state : null;
+    }
 }

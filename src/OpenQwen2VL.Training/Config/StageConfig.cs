@@ -117,13 +117,62 @@ public sealed record StageConfig
         }
         foreach (var kv in overrides) ApplyPair(node, kv);
         node["stage"] = JsonSerializer.SerializeToNode(stage, Json);
+        StageConfig config;
         try
         {
-            return node.Deserialize<StageConfig>(Json)!;
+            config = node.Deserialize<StageConfig>(Json)!;
         }
         catch (JsonException e)
         {
             throw new ArgumentException($"invalid config: {e.Message}");
+        }
+        config.Validate();
+        return config;
+    }
+
+    /// <summary>The precisions <see cref="Precision"/> accepts.</summary>
+    public static readonly IReadOnlyList<string> Precisions = ["auto", "bf16", "fp32"];
+
+    /// <summary>
+    /// Checks every key's range before anything is built or computed; the first bad key is an
+    /// <see cref="ArgumentException"/> naming the key, its value and the allowed range (one line).
+    /// </summary>
+    public void Validate()
+    {
+        AtLeast("max_steps", MaxSteps, 1);
+        AtLeast("global_batch_sequences", GlobalBatchSequences, 1);
+        AtLeast("micro_batch_sequences", MicroBatchSequences, 1);
+        if (GlobalBatchSequences % MicroBatchSequences != 0)
+            throw new ArgumentException($"global_batch_sequences {GlobalBatchSequences} is not a multiple of micro_batch_sequences {MicroBatchSequences}");
+        AtLeast("sequence_length", SequenceLength, 1);
+        AtLeast("group_by_image_count", GroupByImageCount, 0);
+        Real("learning_rate", LearningRate, LearningRate > 0, "> 0");
+        Real("weight_decay", WeightDecay, WeightDecay >= 0, ">= 0");
+        Real("beta1", Beta1, Beta1 is >= 0 and < 1, "in [0, 1)");
+        Real("beta2", Beta2, Beta2 is >= 0 and < 1, "in [0, 1)");
+        Real("epsilon", Epsilon, Epsilon > 0, "> 0");
+        Real("warmup_ratio", WarmupRatio, WarmupRatio is >= 0 and <= 1, "in [0, 1]");
+        Real("grad_clip_norm", GradClipNorm, GradClipNorm > 0, "> 0");
+        if (VisualTokens is int n && (n < 1 || (int)Math.Round(Math.Sqrt(n)) is var side && side * side != n))
+            throw new ArgumentException($"visual_tokens {n}: must be a positive square (16 = 4x4, 144 = 12x12, 729 = 27x27) or null (the full grid)");
+        if (!Precisions.Contains(Precision))
+            throw new ArgumentException($"precision '{Precision}': must be one of {string.Join(", ", Precisions)}");
+        AtLeast("checkpoint_every", CheckpointEvery, 1);
+        AtLeast("keep_last_checkpoints", KeepLastCheckpoints, 1);
+        AtLeast("log_every", LogEvery, 1);
+        AtLeast("max_non_finite_in_row", MaxNonFiniteInRow, 1);
+        Real("peak_flops", PeakFlops, PeakFlops >= 0, ">= 0 (0 = no MFU)");
+
+        static void AtLeast(string key, int value, int min)
+        {
+            if (value < min) throw new ArgumentException($"{key} {value}: must be >= {min}");
+        }
+
+        // NaN and infinities fail every range (a comparison with NaN is false).
+        static void Real(string key, double value, bool inRange, string range)
+        {
+            if (!inRange || !double.IsFinite(value))
+                throw new ArgumentException(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{key} {value}: must be {range}"));
         }
     }
 

@@ -116,7 +116,7 @@ public static class TrainingJob
         {
             Config = cfg, RunDirectory = run, Device = o.Device, StopAt = o.StopAt, Resume = o.Resume,
             // A preset's fresh tower cannot be rebuilt from a source: checkpoints keep it.
-            SaveFrozenComponents = source.VisionWeights is null, Cancellation = o.Cancellation, OnLog = o.OnLog,
+            SaveFrozenComponents = source.VisionWeights is null, Cancellation = o.Cancellation, OnLog = o.OnLog, Warn = log,
             WriteModelFiles = dir => ModelExport.WriteSideFiles(dir, source.LlmConfig, rows, source.VisionConfig, loaded.Preprocessor,
                 source.TokenizerPath, source.TokenizerSideFilesDirectory, finalManifest),
         }).Run();
