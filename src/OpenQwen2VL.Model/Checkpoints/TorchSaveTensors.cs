@@ -6,10 +6,15 @@ namespace OpenQwen2VL.Model.Checkpoints;
 /// <summary>
 /// <see cref="ICheckpointTensors"/> over a set of tensors of a torch.save archive, under names chosen by the caller.
 /// A contiguous view is streamed from its zip entry straight into the target; a strided view (transposed,
-/// sliced) goes through one temporary holding the part of the storage it reaches.
+/// sliced) goes through one temporary holding the part of the storage it spans (from its offset to the furthest element
+/// it reaches), at most <see cref="MaxSparseSpanBytes"/> or 4 times the view, so a crafted view whose strides spread a few
+/// elements over a huge storage cannot make the load allocate by the file's numbers.
 /// </summary>
 public sealed class TorchSaveTensors(TorchSaveArchive archive, IReadOnlyDictionary<string, TorchTensorRef> tensors) : ICheckpointTensors
 {
+    /// <summary>A strided view may span this much of its storage whatever its own size (a transposed or column-sliced weight spans about its own size).</summary>
+    public const long MaxSparseSpanBytes = 256L << 20;
+
     public TorchSaveArchive Archive { get; } = archive;
     public IReadOnlyDictionary<string, TorchTensorRef> Tensors { get; } = tensors;
     public string Source => Archive.Path;
@@ -34,9 +39,13 @@ public sealed class TorchSaveTensors(TorchSaveArchive archive, IReadOnlyDictiona
             Archive.ReadStorage(r.Storage, r.StorageOffset * es, r.ElementCount * es, (pos, chunk) => TensorBytes.CopyChunk(target, pos, chunk));
             return;
         }
-        using var storage = empty(r.StorageExtent, stored);
-        Archive.ReadStorage(r.Storage, 0, r.StorageExtent * es, (pos, chunk) => TensorBytes.CopyChunk(storage, pos, chunk));
-        using var view = storage.as_strided(r.Shape, r.Stride, r.StorageOffset);
+        // The archive validated the view (inside its storage, no overflow); only the part from the offset on is read.
+        long span = r.StorageExtent - r.StorageOffset;
+        if (span * es > MaxSparseSpanBytes && span / 4 > r.ElementCount)
+            throw new InvalidDataException($"{Source}: tensor '{name}' ({r.ElementCount} elements) is a view spanning {span} elements of storage data/{r.Storage.Key}; such sparse views are not supported (re-save the checkpoint with contiguous tensors)");
+        using var storage = empty(span, stored);
+        Archive.ReadStorage(r.Storage, r.StorageOffset * es, span * es, (pos, chunk) => TensorBytes.CopyChunk(storage, pos, chunk));
+        using var view = storage.as_strided(r.Shape, r.Stride, 0);
         target.copy_(view);
     }
 }

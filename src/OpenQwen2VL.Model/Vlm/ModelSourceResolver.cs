@@ -206,7 +206,10 @@ public static class ModelSourceResolver
         try { return PrismaticCheckpoint.Open(pt); }
         catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
         {
-            throw new StageContractException($"{pt} is not a readable Open-Qwen2VL checkpoint: {e.Message.Split('\n')[0]}");
+            // The archive's messages already start with the path: name it once.
+            string why = e.Message.Split('\n')[0];
+            if (why.StartsWith(pt + ": ", StringComparison.Ordinal)) why = why[(pt.Length + 2)..];
+            throw new StageContractException($"{pt} is not a readable Open-Qwen2VL checkpoint: {why}");
         }
     }
 

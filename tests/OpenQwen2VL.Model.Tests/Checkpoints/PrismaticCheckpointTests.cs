@@ -107,6 +107,22 @@ public sealed class PrismaticCheckpointTests : IDisposable
     }
 
     [Fact]
+    public void AViewSpreadOverAHugeStorageIsRefusedBeforeAllocatingItsSpan()
+    {
+        // 4 bytes of a 600 MB storage (a hole in a sparse file): [[s0, s1], [s300M, s300M+1]]. Reading it would need a
+        // 300 MB temporary for 4 elements; the span is refused instead, before anything is allocated or read.
+        const long half = 300_000_000;
+        var pickle = CraftedPickle.StateDict(("w", p => p.Tensor("0", "ByteStorage", 2 * half, 0, [2, 2], [half, 1])));
+        var path = Path.Combine(_dir, "sparse-view.pt");
+        CraftedZip.TorchSave(pickle).AddSparse("archive/data/0", 2 * half, []).Save(path);
+        using var archive = TorchSaveArchive.Open(path);
+        var tensors = new TorchSaveTensors(archive, archive.Tensors());
+        using var target = zeros([2, 2], ScalarType.Byte);
+        var e = Assert.Throws<InvalidDataException>(() => tensors.CopyInto("w", target));
+        Assert.Contains("spanning 300000002 elements", e.Message);
+    }
+
+    [Fact]
     public void NotAZipFileIsAClearError()
     {
         var path = Path.Combine(_dir, "legacy.pt");
