@@ -160,7 +160,7 @@ public static class TrainingJob
             return (o.Model?.Vision is { } vision ? ModelSourceResolver.WithVision(presetSource, vision) : presetSource, preset);
         }
         if (o.Model is null) throw new StageContractException("no model: pass --preset tiny, --model SOURCE (a model or run folder, a released .pt), or --llm DIR --vision DIR");
-        var source = ModelSourceResolver.Resolve(o.Model with { Tokenizer = o.Model.Tokenizer ?? o.Tokenizer }, requireProjector: false);
+        var source = ModelSourceResolver.Resolve(o.Model with { Tokenizer = o.Model.Tokenizer ?? o.Tokenizer, Warn = o.Model.Warn ?? o.Log }, requireProjector: false);
         // A model trained from a preset keeps the preset's training defaults in its later stages.
         var fromPreset = source.Manifest?.Model?["preset"]?.GetValue<string>() is { } name && Enum.TryParse<ModelPreset>(name, ignoreCase: true, out var p) ? p : (ModelPreset?)null;
         return (source, fromPreset);
