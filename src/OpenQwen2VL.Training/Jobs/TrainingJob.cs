@@ -30,6 +30,8 @@ public sealed record TrainingJobOptions
     public Device Device { get; init; } = CPU;
     public int? StopAt { get; init; }
     public bool Resume { get; init; }
+    /// <summary>SFT data may name images outside its image root (<see cref="SftReadOptions.AllowImagesOutsideRoot"/>).</summary>
+    public bool AllowImagesOutsideRoot { get; init; }
     public CancellationToken Cancellation { get; init; }
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
     /// <summary>Plan and load reports, one line each.</summary>
@@ -89,7 +91,7 @@ public static class TrainingJob
             {
                 MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
                 VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
-                GroupByImageCount = cfg.GroupByImageCount,
+                GroupByImageCount = cfg.GroupByImageCount, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot,
             });
         }
         catch (ArgumentException e) { throw new StageContractException($"--data {o.Data}: {e.Message}"); }
