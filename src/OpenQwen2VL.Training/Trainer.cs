@@ -10,6 +10,7 @@ using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Memory;
 using OpenQwen2VL.Training.Checkpoints;
+using OpenQwen2VL.Data.Checkpoints;
 using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;
 using OpenQwen2VL.Training.Model;

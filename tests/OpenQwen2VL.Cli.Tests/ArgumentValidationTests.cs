@@ -38,6 +38,7 @@ public sealed class ArgumentValidationTests : IDisposable
     [InlineData("--image-size", "0", "--image-size 0: must be >= 1")]
     [InlineData("--capacity", "-5", "--capacity -5: must be >= 1")]
     [InlineData("--max-pixels", "0", "--max-pixels 0: must be >= 1")]
+    [InlineData("--max-member-bytes", "0", "--max-member-bytes 0: must be in [1, 1073741824]")]
     public void PackOptionsOutsideTheirRange(string option, string value, string expected) =>
         Assert.Contains(expected, UserError(Pack(option, value)));
 
@@ -73,6 +74,7 @@ public sealed class ArgumentValidationTests : IDisposable
     [InlineData("synth", "--noise", "2", "--noise 2: must be in [0, 1]")]
     [InlineData("curate", "--keep-fraction", "0", "--keep-fraction 0: must be in (0, 1]")]
     [InlineData("curate", "--threshold", "7", "--threshold 7: must be in [-1, 1]")]
+    [InlineData("curate", "--max-member-bytes", "2147483648", "--max-member-bytes 2147483648: must be in [1, 1073741824]")]
     [InlineData("evaluate", "--limit", "0", "--limit 0: must be >= 1")]
     [InlineData("demo", "--pretrain-steps", "0", "--pretrain-steps 0: must be >= 1")]
     public void OtherCommandsCheckTheirRanges(string command, string option, string value, string expected)

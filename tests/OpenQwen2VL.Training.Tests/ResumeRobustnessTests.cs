@@ -1,5 +1,6 @@
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Checkpoints;
+using OpenQwen2VL.Data.Checkpoints;
 using OpenQwen2VL.Tests.Shards;
 using static OpenQwen2VL.Tests.Training.TrainingTestKit;
 

@@ -51,6 +51,40 @@ public class SftBatchSourceTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AnImageOutsideTheRootIsSkippedUnlessAllowed(bool allow)
+    {
+        using var tmp = new TempDir();
+        var dir = tmp.Path;
+        var tokenizer = BpeTokenizer.Load(ReferenceFixtures.File("tokenizer.json"));
+        Directory.CreateDirectory(Path.Combine(dir, "img"));
+        File.WriteAllBytes(Path.Combine(dir, "img", "in.jpg"), TestImages.Encode(TestImages.Pattern(20, 18, 1), SKEncodedImageFormat.Jpeg));
+        // A real image, but beside the root: the annotation names it by "..".
+        File.WriteAllBytes(Path.Combine(dir, "outside.jpg"), TestImages.Encode(TestImages.Pattern(20, 18, 2), SKEncodedImageFormat.Jpeg));
+        object Record(string id, string image, string reply) =>
+            new { id, image, conversations = new[] { new { from = "human", value = "<image>\nWhat is it?" }, new { from = "gpt", value = reply } } };
+        string json = Path.Combine(dir, "sft.json");
+        File.WriteAllText(json, JsonSerializer.Serialize(new[] { Record("in", "in.jpg", "yes"), Record("out", "../outside.jpg", "no no no no") }));
+
+        var data = TrainingData.Resolve($"sft:{json},{Path.Combine(dir, "img")}", OpenQwen2VL.Training.Config.Stage.Sft);
+        using var source = data.Open(new TrainingDataOpenOptions
+        {
+            MicroBatch = 1, Preprocessor = OpenQwen2VL.Data.Images.ImagePreprocessor.ResizeNaive(16), Tokenizer = tokenizer,
+            VisualTokensPerImage = 16, SequenceLength = 512, Seed = 1, PadId = tokenizer.TokenToId("<|endoftext|>")!.Value,
+            AllowImagesOutsideRoot = allow,
+        });
+        // Two epochs' worth: both records when allowed, else only the one inside the root (the other a counted skip).
+        var seen = new HashSet<int>();
+        for (int i = 0; i < 4; i++)
+        {
+            using var batch = source.Next();
+            seen.Add(batch.Labels.data<long>().Count(l => l != VlmBatch.IgnoreIndex));
+        }
+        Assert.Equal(allow ? 2 : 1, seen.Count);
+    }
+
+    [Theory]
     [InlineData("sft:only-a-json.json")]
     [InlineData("sft:/nonexistent/sft.json,/nonexistent/img")]
     public void BadSftSpecsAreOneLineContractErrors(string spec)

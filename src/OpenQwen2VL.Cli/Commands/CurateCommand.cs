@@ -26,16 +26,17 @@ public sealed class CurateCommand : ICliCommand
         var batch = CommonOptions.Positive("--batch-size", "filter training batch size", defaults.BatchSize);
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
+        var maxMember = CommonOptions.MaxMemberBytes();
 
         var cmd = new Command("curate", "Train a tiny SigLIP-style dual encoder on the pairs, score each pair, keep those above a threshold");
-        foreach (var o in new Option[] { input, output, threshold, keepFraction, metric, tokenizer, epochs, batch, seed, device }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { input, output, threshold, keepFraction, metric, tokenizer, epochs, batch, seed, device, maxMember }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var options = new CurationOptions
             {
                 InputSpec = r.GetValue(input)!, OutputDir = r.GetValue(output)!, Threshold = r.GetValue(threshold),
                 KeepFraction = r.GetValue(keepFraction), Metric = r.GetValue(metric)!, TokenizerPath = r.GetValue(tokenizer),
-                Device = r.GetValue(device)!, Seed = r.GetValue(seed),
+                Device = r.GetValue(device)!, Seed = r.GetValue(seed), MaxMemberBytes = r.GetValue(maxMember),
                 Training = new DualEncoderTrainingOptions { Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch) },
             };
             if (options.TokenizerPath is { } tok && !File.Exists(tok)) throw new CliUserException($"--tokenizer: file not found: {tok}");

@@ -32,9 +32,10 @@ public sealed class PackCommand : ICliCommand
         var noReencode = new Option<bool>("--no-reencode") { Description = "always keep the original image bytes" };
         var packsPerShard = CommonOptions.Positive("--packs-per-shard", "packed sequences per output shard", defaults.PacksPerShard);
         var threads = CommonOptions.Threads();
+        var maxMember = CommonOptions.MaxMemberBytes();
 
         var cmd = new Command("pack", "Tokenise image-caption shards and pack them into dense multimodal sequences (First-Fit-Decreasing)");
-        foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads })
+        foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads, maxMember })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -53,6 +54,7 @@ public sealed class PackCommand : ICliCommand
                 Reencode = !r.GetValue(noReencode),
                 PacksPerShard = r.GetValue(packsPerShard),
                 Threads = r.GetValue(threads),
+                MaxMemberBytes = r.GetValue(maxMember),
                 TokenizerPath = tokPath,
                 Inputs = shards.Lineage,
             };

@@ -40,12 +40,17 @@ public sealed class TrainCommand : ICliCommand
         var peak = new Option<double?>("--peak-flops") { Description = "peak matmul FLOP/s for the MFU column (e.g. from the training benchmark)", HelpName = "FLOPS" };
         maxSteps.AtLeast(1);
         stopAt.AtLeast(1);
+        var outsideRoot = new Option<bool>("--allow-images-outside-root")
+        {
+            Description = "SFT data: read images named by absolute paths or paths leading out of the image root (.., symlinks). " +
+                "Off by default because an annotation file from the internet could otherwise make training read any file on this machine; only for files you trust",
+        };
         peak.InRange(0.0, double.MaxValue, minExclusive: true);
 
         var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder. " +
             "Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved (continue with --resume) and the exit code is " +
             $"{InterruptedExitCode(PosixSignal.SIGINT)} (SIGINT) or {InterruptedExitCode(PosixSignal.SIGTERM)} (SIGTERM), as a shell reports a process ended by that signal");
-        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, set, visualTokens, seed, device, peak })
+        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, outsideRoot, set, visualTokens, seed, device, peak })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -69,7 +74,7 @@ public sealed class TrainCommand : ICliCommand
                 Stage = r.GetValue(stage), Data = r.GetValue(data)!, RunDirectory = runDir, Preset = r.GetValue(preset),
                 Model = explicitModel ? new ModelRequest { Model = r.GetValue(model), Llm = r.GetValue(llm), Vision = r.GetValue(vision), Projector = r.GetValue(projector) } : null,
                 Tokenizer = r.GetValue(tokenizer), ConfigFile = r.GetValue(config), Overrides = overrides,
-                Device = CommonOptions.ToDevice(r.GetValue(device)!), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), Cancellation = cts.Token,
+                Device = CommonOptions.ToDevice(r.GetValue(device)!), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), AllowImagesOutsideRoot = r.GetValue(outsideRoot), Cancellation = cts.Token,
                 Log = line => r.InvocationConfiguration.Error.WriteLine(line),
             };
             var result = RunWithProgress(options);

@@ -110,6 +110,20 @@ public static class CommonOptions
         new Option<int>("--threads") { Description = $"worker threads (1 to {MaxThreads}: 4 per processor)", DefaultValueFactory = _ => Environment.ProcessorCount, HelpName = "N" }
             .InRange(1, MaxThreads);
 
+    /// <summary>
+    /// Most bytes <c>--max-member-bytes</c> takes: 1 GiB. A tar member is read whole into one array, so the cap is what
+    /// one corrupt or hostile header can make the reader allocate; above this a member is no image or caption anyway.
+    /// </summary>
+    public const long MaxMemberBytesLimit = 1L << 30;
+
+    /// <summary><c>--max-member-bytes</c> of the commands that read image-caption shards (pack, curate).</summary>
+    public static Option<long> MaxMemberBytes() =>
+        new Option<long>("--max-member-bytes")
+        {
+            Description = $"tar members larger than this are skipped (member_too_large) before they are read into memory (1 to {MaxMemberBytesLimit})",
+            DefaultValueFactory = _ => OpenQwen2VL.Data.Shards.WebDatasetReader.DefaultMaxMemberBytes, HelpName = "BYTES",
+        }.InRange(1L, MaxMemberBytesLimit);
+
     public static ScalarType ToScalarType(this DTypeChoice d) => d switch
     {
         DTypeChoice.Bf16 => ScalarType.BFloat16,

@@ -42,6 +42,7 @@ public sealed class ModelOptions
         var source = ModelSourceResolver.Resolve(new ModelRequest
         {
             Model = r.GetValue(Model), Llm = r.GetValue(Llm), Vision = r.GetValue(Vision), Projector = r.GetValue(Projector), Tokenizer = r.GetValue(Tokenizer),
+            Warn = log.WriteLine,
         });
         var loaded = VlmLoader.Load(source, new VlmLoadSettings
         {

@@ -16,6 +16,8 @@ public sealed record CurationOptions
     public TinyDualEncoderConfig Encoder { get; init; } = new();
     public DualEncoderTrainingOptions Training { get; init; } = new();
     public int SamplesPerOutputShard { get; init; } = 1000;
+    /// <summary>Tar members larger than this are skipped ("member_too_large") before they are read into memory.</summary>
+    public long MaxMemberBytes { get; init; } = OpenQwen2VL.Data.Shards.WebDatasetReader.DefaultMaxMemberBytes;
 
     public void Validate()
     {
@@ -23,6 +25,7 @@ public sealed record CurationOptions
         if (KeepFraction is { } f && (f <= 0 || f > 1 || double.IsNaN(f))) throw new ArgumentException("--keep-fraction must be in (0, 1]");
         if (Threshold is { } t && (t < -1 || t > 1 || double.IsNaN(t))) throw new ArgumentException("--threshold is a cosine similarity, in [-1, 1]");
         if (Training.Epochs < 1) throw new ArgumentException("epochs must be >= 1");
+        if (MaxMemberBytes < 1) throw new ArgumentException("max member bytes must be >= 1");
         if (Training.BatchSize < 2) throw new ArgumentException("batch size must be >= 2");
         if (string.IsNullOrWhiteSpace(Metric) || Metric.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_')) throw new ArgumentException("metric name must be letters, digits or _");
     }

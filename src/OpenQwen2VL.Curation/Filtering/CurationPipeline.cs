@@ -34,7 +34,7 @@ public static class CurationPipeline
         var pairs = new List<ScoredPair>();
         var images = new List<RgbImage>();
         for (int s = 0; s < shards.Count; s++)
-            foreach (var sample in WebDatasetReader.Read(shards[s], stats))
+            foreach (var sample in WebDatasetReader.Read(shards[s], stats, o.MaxMemberBytes))
             {
                 if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) { stats.Skip(reason!); continue; }
                 if (!ImageDecoder.TryDecode(parsed!.Image, ImageLimits.Default, out var image, out reason)) { stats.Skip(reason!); continue; }
@@ -73,7 +73,7 @@ public static class CurationPipeline
         }
         var keptKeys = new HashSet<(int, string)>(Enumerable.Range(0, pairs.Count).Where(i => keep[i]).Select(i => (pairs[i].Shard, pairs[i].Key)));
         string keptDir = Path.Combine(o.OutputDir, "shards");
-        var keptShardFiles = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard);
+        var keptShardFiles = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard, o.MaxMemberBytes);
         int keptShards = keptShardFiles.Count;
         stats.Keep(keptKeys.Count);
         stats.Skip(FilteredOutReason, pairs.Count - keptKeys.Count);
@@ -125,12 +125,12 @@ public static class CurationPipeline
         catch (JsonException) { return null; }
     }
 
-    private static IReadOnlyList<string> CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard)
+    private static IReadOnlyList<string> CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard, long maxMemberBytes)
     {
         using var writer = new ShardedWebDatasetWriter(dir, "{0:D5}.tar", perShard);
         var discard = new SkipStats();
         for (int s = 0; s < shards.Count; s++)
-            foreach (var sample in WebDatasetReader.Read(shards[s], discard))
+            foreach (var sample in WebDatasetReader.Read(shards[s], discard, maxMemberBytes))
                 if (kept.Contains((s, sample.Key)))
                     writer.Write(sample.Key, sample.Members.ToDictionary(kv => kv.Key, kv => (ReadOnlyMemory<byte>)kv.Value));
         writer.Complete();

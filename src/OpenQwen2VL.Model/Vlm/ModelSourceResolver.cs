@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Checkpoints;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Model.Checkpoints;
@@ -21,6 +22,8 @@ public sealed record ModelRequest
     public string? Projector { get; init; }
     /// <summary>tokenizer.json overriding the model's own.</summary>
     public string? Tokenizer { get; init; }
+    /// <summary>Warnings, one line each (a damaged checkpoint of a run folder skipped); null drops them.</summary>
+    public Action<string>? Warn { get; init; }
 }
 
 /// <summary>
@@ -28,7 +31,8 @@ public sealed record ModelRequest
 /// wrong folder is a one-line <see cref="StageContractException"/> before any compute. Sources:
 /// <list type="bullet">
 /// <item>an exported model folder (<c>manifest.json</c> kind "model", e.g. a run's <c>final/</c>);</item>
-/// <item>a run folder (kind "run"): its <c>final/</c> when complete, else its latest checkpoint;</item>
+/// <item>a run folder (kind "run"): its <c>final/</c> when complete, else its newest usable checkpoint (a damaged newer
+/// one is skipped with a warning, as <c>train --resume</c> does);</item>
 /// <item>a released Open-Qwen2VL checkpoint: the <c>.pt</c> itself or the reference run folder holding
 /// <c>checkpoints/latest-checkpoint.pt</c>; it holds weights only, so <c>--llm</c> gives the Qwen2.5 config and
 /// tokenizer, and <c>--vision</c> the SigLIP (unless the checkpoint's <c>vision_backbone</c> entry holds the tower);</item>
@@ -57,7 +61,7 @@ public static class ModelSourceResolver
                 return m.Kind switch
                 {
                     StageKinds.Model => FromModelFolder(m, r.Tokenizer, $"model {model}"),
-                    StageKinds.Run => FromRun(m, r.Tokenizer),
+                    StageKinds.Run => FromRun(m, r.Tokenizer, r.Warn ?? (_ => { })),
                     _ => throw new StageContractException($"{model} is {StageManifest.Describe(m.Kind)}, not a model: give a model folder (a run's final/), a run folder or a released .pt"),
                 };
             }
@@ -133,7 +137,7 @@ public static class ModelSourceResolver
     }
 
     /// <summary>A run folder: its final/ when the run finished, else the latest checkpoint with the run's configs.</summary>
-    static ModelSource FromRun(StageManifest run, string? tokenizer)
+    static ModelSource FromRun(StageManifest run, string? tokenizer, Action<string> warn)
     {
         string final = Path.Combine(run.Directory, RunLayout.Final);
         if (StageManifest.Exists(final))
@@ -141,7 +145,8 @@ public static class ModelSourceResolver
         var checkpoints = RunLayout.ListCheckpoints(Path.Combine(run.Directory, RunLayout.Checkpoints));
         if (checkpoints.Count == 0)
             throw new StageContractException($"run {run.Directory} has neither final/ nor a checkpoint yet: train it (or --resume it) first");
-        var (step, ck) = checkpoints[^1];
+        var (step, ck, _) = UsableCheckpoint.Newest(checkpoints, int.MaxValue, CheckpointWeightsProblem, warn, out string? newestProblem)
+            ?? throw new StageContractException($"run {run.Directory}: none of its {checkpoints.Count} checkpoint(s) is usable (newest {newestProblem}) and it has no final/: resume it from a sound --out or retrain");
         if (run.Model is not { } model || model["llm_config"] is not JsonObject llmJson || model["vision_config"] is not JsonObject visionJson)
             throw new StageContractException($"{Path.Combine(run.Directory, StageManifest.FileName)} lacks the model configs: re-run the training that wrote it");
         Qwen2Config llm;
@@ -171,6 +176,21 @@ public static class ModelSourceResolver
             Preprocessor = preprocessor,
             VisualTokens = run.Visual?.TokensPerImage, PromptFormat = run.PromptFormat, Manifest = run,
         };
+    }
+
+    /// <summary>
+    /// What is wrong with the weight files of a run's checkpoint, or null: the LLM and projector files are present with
+    /// intact headers (a truncated copy fails here), and so is the vision file where the checkpoint holds one.
+    /// </summary>
+    static string? CheckpointWeightsProblem(string dir, TrainerState _)
+    {
+        foreach (var file in new[] { RunLayout.LlmWeights, RunLayout.ProjectorWeights, RunLayout.VisionWeights })
+        {
+            string path = Path.Combine(dir, file);
+            if (file == RunLayout.VisionWeights && !File.Exists(path)) continue;   // a frozen tower stays in the run's manifest
+            if (CheckpointFiles.Problem(path, []) is { } problem) return problem;
+        }
+        return null;
     }
 
     /// <summary>A released Open-Qwen2VL checkpoint: weights only; the Qwen2.5 config and tokenizer come from --llm.</summary>

@@ -1,3 +1,4 @@
+using OpenQwen2VL.Data.Checkpoints;
 using OpenQwen2VL.Data.Manifests;
 
 namespace OpenQwen2VL.Training.Checkpoints;
@@ -33,8 +34,8 @@ public sealed class CheckpointStore(string directory, int keepLast)
     public (int Step, string Path)? Latest() => List() is { Count: > 0 } l ? l[^1] : null;
 
     /// <summary>
-    /// The newest checkpoint that can be resumed: its trainer state parses, its step lies in [0, <paramref name="maxSteps"/>]
-    /// and matches its folder, and <paramref name="checkFiles"/> (the caller's check of the tensors it will read: present,
+    /// The newest checkpoint that can be resumed (<see cref="UsableCheckpoint"/>): its trainer state parses, its step lies
+    /// in [0, <paramref name="maxSteps"/>] and matches its folder, and <paramref name="checkFiles"/> (the caller's check of the tensors it will read: present,
     /// headers intact, expected shapes) finds nothing wrong. Each newer checkpoint that fails is reported through
     /// <paramref name="warn"/> (one line each) and skipped. Throws <see cref="InvalidDataException"/> when none is usable.
     /// </summary>
@@ -42,15 +43,7 @@ public sealed class CheckpointStore(string directory, int keepLast)
     {
         var all = List();
         if (all.Count == 0) throw new TrainingException($"--resume: no checkpoint in {Directory}");
-        string? newestProblem = null;
-        foreach (var (step, path) in all.Reverse())
-        {
-            var state = TrainerState.TryLoad(path, step, maxSteps, out string? problem);
-            if (state is not null) problem = checkFiles(path, state);
-            if (problem is null) return (step, path, state!);
-            newestProblem ??= $"{Path.GetFileName(path)}: {problem}";
-            warn($"warning: skipping checkpoint {path}: {problem}");
-        }
+        if (UsableCheckpoint.Newest(all, maxSteps, checkFiles, warn, out string? newestProblem) is { } usable) return usable;
         throw new InvalidDataException($"--resume: none of the {all.Count} checkpoint(s) in {Directory} is usable (newest {newestProblem}): start a new --out");
     }
 }

@@ -171,7 +171,8 @@ public sealed record TrainingData
             TrainingDataKind.Captions => new LoaderBatchStream(Shards,
                 new CaptionShardSource(new CaptionSampleBuilder(o.Tokenizer, o.VisualTokensPerImage), o.SequenceLength - o.VisualTokensPerImage + 1), o.Preprocessor, loader),
             TrainingDataKind.Sft => new LoaderBatchStream([SftJson!],
-                new SftExampleSource(new LlavaSftReader(new ChatMlPromptBuilder(o.Tokenizer), SftImageRoot!, o.SequenceLength, o.VisualTokensPerImage)), o.Preprocessor, loader),
+                new SftExampleSource(new LlavaSftReader(new ChatMlPromptBuilder(o.Tokenizer), SftImageRoot!, o.SequenceLength, o.VisualTokensPerImage,
+                    new SftReadOptions { AllowImagesOutsideRoot = o.AllowImagesOutsideRoot })), o.Preprocessor, loader),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
         };
         return new BatchStreamSource(stream);
@@ -195,4 +196,6 @@ public sealed record TrainingDataOpenOptions
     /// <summary>Right padding; an id inside the model's vocabulary.</summary>
     public int PadId { get; init; }
     public int GroupByImageCount { get; init; }
+    /// <summary>SFT conversations may name images outside the image root (off: annotation files may come from anywhere).</summary>
+    public bool AllowImagesOutsideRoot { get; init; }
 }

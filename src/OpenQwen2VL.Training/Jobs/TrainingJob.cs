@@ -30,6 +30,8 @@ public sealed record TrainingJobOptions
     public Device Device { get; init; } = CPU;
     public int? StopAt { get; init; }
     public bool Resume { get; init; }
+    /// <summary>SFT data may name images outside its image root (<see cref="SftReadOptions.AllowImagesOutsideRoot"/>).</summary>
+    public bool AllowImagesOutsideRoot { get; init; }
     public CancellationToken Cancellation { get; init; }
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
     /// <summary>Plan and load reports, one line each.</summary>
@@ -89,7 +91,7 @@ public static class TrainingJob
             {
                 MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
                 VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
-                GroupByImageCount = cfg.GroupByImageCount,
+                GroupByImageCount = cfg.GroupByImageCount, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot,
             });
         }
         catch (ArgumentException e) { throw new StageContractException($"--data {o.Data}: {e.Message}"); }
@@ -160,7 +162,7 @@ public static class TrainingJob
             return (o.Model?.Vision is { } vision ? ModelSourceResolver.WithVision(presetSource, vision) : presetSource, preset);
         }
         if (o.Model is null) throw new StageContractException("no model: pass --preset tiny, --model SOURCE (a model or run folder, a released .pt), or --llm DIR --vision DIR");
-        var source = ModelSourceResolver.Resolve(o.Model with { Tokenizer = o.Model.Tokenizer ?? o.Tokenizer }, requireProjector: false);
+        var source = ModelSourceResolver.Resolve(o.Model with { Tokenizer = o.Model.Tokenizer ?? o.Tokenizer, Warn = o.Model.Warn ?? o.Log }, requireProjector: false);
         // A model trained from a preset keeps the preset's training defaults in its later stages.
         var fromPreset = source.Manifest?.Model?["preset"]?.GetValue<string>() is { } name && Enum.TryParse<ModelPreset>(name, ignoreCase: true, out var p) ? p : (ModelPreset?)null;
         return (source, fromPreset);

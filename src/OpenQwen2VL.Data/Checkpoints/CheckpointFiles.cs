@@ -1,6 +1,6 @@
 using OpenQwen2VL.Data.Formats;
 
-namespace OpenQwen2VL.Training.Checkpoints;
+namespace OpenQwen2VL.Data.Checkpoints;
 
 /// <summary>
 /// Checks a checkpoint's safetensors files before anything is read from them: the file exists, its header parses and

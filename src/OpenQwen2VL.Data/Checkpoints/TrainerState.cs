@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace OpenQwen2VL.Training.Checkpoints;
+namespace OpenQwen2VL.Data.Checkpoints;
 
 /// <summary>The non-tensor part of a checkpoint (trainer_state.json).</summary>
 public sealed record TrainerState
