@@ -65,6 +65,21 @@ public class VqaHostileInputTests
     }
 
     [Fact]
+    public void APromptPastTheContextIsACountedSkip()
+    {
+        using var dir = new TempDir();
+        var options = new SyntheticDatasetOptions { Seed = 4, PretrainPairs = 4, SftRecords = 0, EvalImages = 3, QuestionsPerEvalImage = 2, ImageSize = 32 };
+        var layout = SyntheticDatasetWriter.Write(SyntheticDatasetGenerator.Generate(options), dir.Path);
+        var data = VqaDataset.Load(layout.EvalQuestions, layout.EvalAnnotations, layout.EvalImageRoot);
+        long tooLong = data.Items[0].QuestionId;
+        var gen = new DelegateAnswerGenerator("short-context", p =>
+            p.QueryQuestionId == tooLong ? throw new OpenQwen2VL.Model.Generation.PromptTooLongException(900, 512) : "yes");
+        var result = VqaEvaluationRunner.Run(data, gen, new VqaEvaluationOptions { Name = "t", Shots = 0 }, null);
+        Assert.Equal(1, result.Skipped[VqaEvaluationRunner.PromptTooLong]);
+        Assert.Equal(data.Items.Count - 1, result.Predictions.Count);
+    }
+
+    [Fact]
     public void AQuestionsFileOverTheCapIsRefusedInOneLine()
     {
         using var dir = new TempDir();

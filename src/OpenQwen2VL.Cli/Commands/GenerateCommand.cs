@@ -36,7 +36,10 @@ public sealed class GenerateCommand : ICliCommand
             var promptIds = PromptIds(loaded.Tokenizer, r.GetValue(prompt)!, paths.Length, format);
             long[] generated;
             using (NewDisposeScope())
-                generated = loaded.Model.Generate(promptIds, Pixels(loaded, paths), r.GetValue(maxNew), loaded.StopTokenIds);
+            {
+                try { generated = loaded.Model.Generate(promptIds, Pixels(loaded, paths), r.GetValue(maxNew), loaded.StopTokenIds); }
+                catch (PromptTooLongException e) { throw new CliUserException($"--prompt: {e.Message}"); }
+            }
             var output = r.InvocationConfiguration.Output;
             if (r.GetValue(showIds))
             {
