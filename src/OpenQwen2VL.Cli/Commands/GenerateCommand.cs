@@ -4,6 +4,7 @@ using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Generation;
 using OpenQwen2VL.Model.Vlm;
 using static TorchSharp.torch;
 
