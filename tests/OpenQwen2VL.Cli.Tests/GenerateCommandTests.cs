@@ -4,6 +4,7 @@ using OpenQwen2VL.Cli;
 using OpenQwen2VL.Cli.Commands;
 using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Model.Checkpoints;
+using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Integration;
 
@@ -51,6 +52,29 @@ public sealed class GenerateCommandTests
             }
             Assert.Contains("loaded", error);
         }
+    }
+
+    [Fact]
+    public void APromptPastMaxPositionEmbeddingsIsRefusedInOneLine()
+    {
+        // Issue 16: the fixture LM with a config whose max_position_embeddings the image tokens alone exceed.
+        using var dir = new TempDir();
+        var llm = Path.Combine(dir.Path, "qwen2");
+        Directory.CreateDirectory(llm);
+        File.Copy(ReferenceFixtures.File("qwen2", "model.safetensors"), Path.Combine(llm, "model.safetensors"));
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(ReferenceFixtures.File("qwen2", "config.json")))!;
+        config["max_position_embeddings"] = 4;
+        File.WriteAllText(Path.Combine(llm, "config.json"), config.ToJsonString());
+        var images = JsonSerializer.Deserialize<string[]>(ReferenceFixtures.Metadata("preprocess_case.safetensors")["files"])!;
+        int pool = ReferenceFixtures.PoolSizes()[0];
+        var (rc, _, error) = Invoke([
+            "generate", "--llm", llm, "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"),
+            "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--image", ReferenceFixtures.File("images", images[0]),
+            "--prompt", "<s><image>\n", "--visual-tokens", (pool * pool).ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ]);
+        Assert.Equal(FailureReport.UserError, rc);
+        var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.Contains("max_position_embeddings", StringComparison.Ordinal));
+        Assert.Contains("max_position_embeddings of 4", line);
     }
 
     [Fact]

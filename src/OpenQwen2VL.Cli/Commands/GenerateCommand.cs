@@ -4,6 +4,7 @@ using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Generation;
 using OpenQwen2VL.Model.Vlm;
 using static TorchSharp.torch;
 
@@ -36,7 +37,10 @@ public sealed class GenerateCommand : ICliCommand
             var promptIds = PromptIds(loaded.Tokenizer, r.GetValue(prompt)!, paths.Length, format);
             long[] generated;
             using (NewDisposeScope())
-                generated = loaded.Model.Generate(promptIds, Pixels(loaded, paths), r.GetValue(maxNew), loaded.StopTokenIds);
+            {
+                try { generated = loaded.Model.Generate(promptIds, Pixels(loaded, paths), r.GetValue(maxNew), loaded.StopTokenIds); }
+                catch (PromptTooLongException e) { throw new CliUserException($"--prompt: {e.Message}"); }
+            }
             var output = r.InvocationConfiguration.Output;
             if (r.GetValue(showIds))
             {

@@ -12,9 +12,12 @@ public static class ImageDecoder
     /// <summary>Decodes <paramref name="data"/>; on failure <paramref name="skipReason"/> says why.</summary>
     public static bool TryDecode(ReadOnlySpan<byte> data, ImageLimits limits, out RgbImage? image, out string? skipReason)
     {
+        ArgumentNullException.ThrowIfNull(limits);
         byte[]? rgbx = null;
         image = null;
-        if (!TryDecodeRgbx(data, limits, ref rgbx, out int w, out int h, out skipReason)) return false;
+        // The RGBx buffer lives until the RGB copy is made: the lease covers both (4 + 3 bytes a pixel) until then.
+        if (!TryDecodeRgbx(data, limits, ref rgbx, out int w, out int h, out skipReason, leasedBytesPerPixel: 7, out var lease)) return false;
+        using var _ = lease;
         var rgb = new byte[3 * w * h];
         for (int s = 0, d = 0; d < rgb.Length; s += 4, d += 3)
         {
@@ -31,6 +34,17 @@ public static class ImageDecoder
     /// </summary>
     public static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height, out string? skipReason)
     {
+        bool ok = TryDecodeRgbx(data, limits, ref buffer, out width, out height, out skipReason, leasedBytesPerPixel: 4, out var lease);
+        lease?.Dispose();
+        return ok;
+    }
+
+    /// <param name="leasedBytesPerPixel">How much of <see cref="ImageLimits.DecodeBudget"/> to lease per pixel.</param>
+    /// <param name="lease">On success, the lease the caller releases once its buffers are done; on failure, already released.</param>
+    private static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height,
+        out string? skipReason, int leasedBytesPerPixel, out PixelBudget.Lease? lease)
+    {
+        lease = null;
         ArgumentNullException.ThrowIfNull(limits);
         width = height = 0;
         if (data.IsEmpty) { skipReason = ImageSkipReasons.Empty; return false; }
@@ -55,16 +69,24 @@ public static class ImageDecoder
                 var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888,
                     opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
                 int length = 4 * info.Width * info.Height;
-                if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
+                // Leased after the header checks and before the buffer is allocated; released once the caller is done with
+                // the pixels (a reused buffer stays with its thread, bounded by the thread count times MaxPixels).
+                lease = limits.DecodeBudget.Acquire((long)leasedBytesPerPixel * info.Width * info.Height);
                 SKCodecResult result;
-                fixed (byte* dst = buffer)
-                    result = codec.GetPixels(rgbaInfo, (IntPtr)dst, rgbaInfo.RowBytes, new SKCodecOptions(0));
+                try
+                {
+                    if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
+                    fixed (byte* dst = buffer)
+                        result = codec.GetPixels(rgbaInfo, (IntPtr)dst, rgbaInfo.RowBytes, new SKCodecOptions(0));
+                }
+                catch { lease.Dispose(); lease = null; throw; }
                 switch (result)
                 {
                     case SKCodecResult.Success: break;
-                    case SKCodecResult.IncompleteInput: skipReason = ImageSkipReasons.TruncatedImage; return false;
-                    default: skipReason = ImageSkipReasons.CorruptImage; return false;
+                    case SKCodecResult.IncompleteInput: skipReason = ImageSkipReasons.TruncatedImage; break;
+                    default: skipReason = ImageSkipReasons.CorruptImage; break;
                 }
+                if (result != SKCodecResult.Success) { lease.Dispose(); lease = null; return false; }
                 if (!opaque) CompositeOverWhite(buffer.AsSpan(0, length));
                 width = info.Width;
                 height = info.Height;

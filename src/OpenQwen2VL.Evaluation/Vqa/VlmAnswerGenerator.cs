@@ -63,10 +63,7 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
             var buffer = new float[prompt.ImagePaths.Count * _preprocessor.OutputLength];
             for (int i = 0; i < prompt.ImagePaths.Count; i++)
             {
-                byte[] encoded;
-                try { encoded = File.ReadAllBytes(prompt.ImagePaths[i]); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                { throw new UnreadableImageException(prompt.ImagePaths[i], UnreadableImageException.UnreadableFile); }
+                byte[] encoded = VqaImageFile.Read(prompt.ImagePaths[i]);
                 if (!_preprocessor.TryPreprocess(encoded, ImageLimits.Default, buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
                     throw new UnreadableImageException(prompt.ImagePaths[i], reason ?? ImageSkipReasons.CorruptImage);
             }

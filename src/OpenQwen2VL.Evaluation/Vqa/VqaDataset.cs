@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Evaluation.Vqa;
 
@@ -23,6 +24,8 @@ public sealed record VqaItem(
 public sealed class VqaDataset
 {
     public const string DefaultImageFilePattern = "{0:D12}.jpg";
+    /// <summary>1 GiB per JSON file: VQAv2's largest (train annotations) is ~330 MB; a bigger file is refused in one line, not read.</summary>
+    public const long MaxJsonBytes = 1L << 30;
 
     public required IReadOnlyList<VqaItem> Items { get; init; }
     /// <summary>Questions read, and those skipped by reason (input = items + skipped).</summary>
@@ -31,8 +34,8 @@ public sealed class VqaDataset
 
     public static VqaDataset Load(string questionsPath, string annotationsPath, string imageRoot, string imageFilePattern = DefaultImageFilePattern)
     {
-        using var qDoc = JsonDocument.Parse(File.ReadAllBytes(questionsPath));
-        using var aDoc = JsonDocument.Parse(File.ReadAllBytes(annotationsPath));
+        using var qDoc = JsonDocument.Parse(BoundedFile.ReadAllBytes(questionsPath, MaxJsonBytes, "a VQA questions file"));
+        using var aDoc = JsonDocument.Parse(BoundedFile.ReadAllBytes(annotationsPath, MaxJsonBytes, "a VQA annotations file"));
         var annotations = new Dictionary<long, JsonElement>();
         foreach (var a in aDoc.RootElement.GetProperty("annotations").EnumerateArray())
             annotations[a.GetProperty("question_id").GetInt64()] = a.Clone();

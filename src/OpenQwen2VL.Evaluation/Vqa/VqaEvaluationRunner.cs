@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Model.Generation;
 
 namespace OpenQwen2VL.Evaluation.Vqa;
 
@@ -46,6 +47,9 @@ public sealed record VqaEvaluationResult(
 /// </summary>
 public static class VqaEvaluationRunner
 {
+    /// <summary>Skip reason of a question whose prompt leaves no room under the model's max_position_embeddings.</summary>
+    public const string PromptTooLong = "prompt_too_long";
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
     private static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -73,6 +77,11 @@ public static class VqaEvaluationRunner
                 // The question's own image or a demonstration's: either way this prompt cannot be asked.
                 string key = "image_" + e.Reason;
                 skipped[key] = skipped.GetValueOrDefault(key) + 1;
+            }
+            catch (PromptTooLongException)
+            {
+                // Demonstrations and image tokens past the model's max_position_embeddings: this prompt cannot be asked either.
+                skipped[PromptTooLong] = skipped.GetValueOrDefault(PromptTooLong) + 1;
             }
             progress?.Report((++done, items.Length));
         }

@@ -20,7 +20,9 @@ public static class GreedyDecoding
 
     /// <summary>
     /// New ids per row for prompt embeddings [B, L, D] (rows of equal length). A row ends at its first
-    /// stop token, which is included in its output (as HF generate does), or after <paramref name="maxNewTokens"/>.
+    /// stop token, which is included in its output (as HF generate does), or after <paramref name="maxNewTokens"/>,
+    /// or when prompt + output reach the model's max_position_embeddings (HF's max_length cap): a prompt already
+    /// at that length is refused with <see cref="PromptTooLongException"/>.
     /// </summary>
     public static long[][] FromEmbeds(Qwen2ForCausalLM lm, Tensor promptEmbeds, int maxNewTokens, IReadOnlyCollection<long>? stopTokens = null, bool useCache = true)
     {
@@ -28,6 +30,10 @@ public static class GreedyDecoding
         using var noGrad = no_grad();
         var stops = new HashSet<long>(stopTokens ?? []);
         int rows = (int)promptEmbeds.shape[0];
+        long promptLength = promptEmbeds.shape[1];
+        int maxPositions = lm.Config.MaxPositionEmbeddings;
+        if (promptLength >= maxPositions) throw new PromptTooLongException((int)Math.Min(promptLength, int.MaxValue), maxPositions);
+        maxNewTokens = (int)Math.Min(maxNewTokens, maxPositions - promptLength);
         var outputs = Enumerable.Range(0, rows).Select(_ => new List<long>()).ToArray();
         var finished = new bool[rows];
         using var cache = useCache ? lm.NewCache() : null;
