@@ -13,6 +13,13 @@ internal static class CliInvocation
         return (rc, output.ToString(), error.ToString());
     }
 
+    /// <summary>Runs a command that must succeed (exit code 0); on failure the assertion shows the command and its output.</summary>
+    public static void Succeeds(params string[] args)
+    {
+        var (rc, output, err) = Invoke(args);
+        Assert.True(rc == 0, $"oqvl {string.Join(' ', args)} -> {rc}\n{err}\n{output}");
+    }
+
     /// <summary>
     /// Runs a command that must fail as a user error before doing any work: exit code 2 and exactly one line on stderr,
     /// which is returned.

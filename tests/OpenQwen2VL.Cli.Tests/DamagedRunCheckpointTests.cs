@@ -18,19 +18,13 @@ public sealed class DamagedRunCheckpointTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private void Ok(params string[] args)
-    {
-        var (rc, output, err) = Invoke(args);
-        Assert.True(rc == 0, $"oqvl {string.Join(' ', args)} -> {rc}\n{err}\n{output}");
-    }
-
     /// <summary>An interrupted tiny run with checkpoints at steps 1 and 2, and an eval image.</summary>
     private string TwoCheckpointRun()
     {
-        Ok("synth", "--out", P("synth"), "--pretrain", "60", "--sft", "0", "--eval-images", "1", "--shard-size", "60");
-        Ok("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
+        Succeeds("synth", "--out", P("synth"), "--pretrain", "60", "--sft", "0", "--eval-images", "1", "--shard-size", "60");
+        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
             "--capacity", "512", "--visual-tokens", "16");
-        Ok("train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--stop-at", "2", "--max-steps", "3",
+        Succeeds("train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--stop-at", "2", "--max-steps", "3",
             "--set", "global_batch_sequences=2", "--set", "micro_batch_sequences=2", "--set", "activation_checkpointing=false", "--set", "checkpoint_every=1");
         Assert.Equal([1, 2], RunLayout.ListCheckpoints(Path.Combine(P("run"), RunLayout.Checkpoints)).Select(c => c.Step));
         return Directory.GetFiles(Path.Combine(P("synth"), "eval", "images"))[0];

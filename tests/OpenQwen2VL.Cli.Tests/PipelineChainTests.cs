@@ -17,12 +17,6 @@ public sealed class PipelineChainTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private void Ok(params string[] args)
-    {
-        var (rc, output, err) = Invoke(args);
-        Assert.True(rc == 0, $"oqvl {string.Join(' ', args)} -> {rc}\n{err}\n{output}");
-    }
-
     private static JsonObject Manifest(string dir) => JsonNode.Parse(File.ReadAllText(Path.Combine(dir, StageManifest.FileName)))!.AsObject();
 
     private static string[] Tiny(int steps) =>
@@ -31,13 +25,13 @@ public sealed class PipelineChainTests : IDisposable
     [Fact]
     public void FoldersOnlyFromSynthToGenerate()
     {
-        Ok("synth", "--out", P("synth"), "--pretrain", "120", "--sft", "40", "--eval-images", "3", "--shard-size", "60");
-        Ok("curate", "--input", P("synth"), "--out", P("curated"), "--epochs", "1", "--batch-size", "32");
-        Ok("pack", "--input", P("curated"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
+        Succeeds("synth", "--out", P("synth"), "--pretrain", "120", "--sft", "40", "--eval-images", "3", "--shard-size", "60");
+        Succeeds("curate", "--input", P("synth"), "--out", P("curated"), "--epochs", "1", "--batch-size", "32");
+        Succeeds("pack", "--input", P("curated"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
             "--capacity", "512", "--visual-tokens", "16");
-        Ok(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("runs/pt"), .. Tiny(2)]);
-        Ok(["train", "--stage", "sft", "--model", P("runs/pt"), "--data", P("synth"), "--out", P("runs/sft"), .. Tiny(2)]);
-        Ok("evaluate", "--model", P("runs/sft"), "--data", P("synth"), "--out", P("eval"), "--limit", "4");
+        Succeeds(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("runs/pt"), .. Tiny(2)]);
+        Succeeds(["train", "--stage", "sft", "--model", P("runs/pt"), "--data", P("synth"), "--out", P("runs/sft"), .. Tiny(2)]);
+        Succeeds("evaluate", "--model", P("runs/sft"), "--data", P("synth"), "--out", P("eval"), "--limit", "4");
         var (rc, output, err) = Invoke("generate", "--model", P("runs/sft"), "--image", Directory.GetFiles(Path.Combine(P("synth"), "eval", "images"))[0],
             "--prompt", "What shape is shown?", "--max-new-tokens", "3", "--show-ids");
         Assert.True(rc == 0, err);
@@ -73,17 +67,17 @@ public sealed class PipelineChainTests : IDisposable
     [Fact]
     public void AnInterruptedRunIsAModelThroughItsLatestCheckpoint()
     {
-        Ok("synth", "--out", P("synth"), "--pretrain", "60", "--sft", "0", "--eval-images", "1", "--shard-size", "60");
-        Ok("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
+        Succeeds("synth", "--out", P("synth"), "--pretrain", "60", "--sft", "0", "--eval-images", "1", "--shard-size", "60");
+        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
             "--capacity", "512", "--visual-tokens", "16");
-        Ok(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--stop-at", "1", .. Tiny(3)]);
+        Succeeds(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--stop-at", "1", .. Tiny(3)]);
         Assert.False(Directory.Exists(Path.Combine(P("run"), "final")));
         var image = Directory.GetFiles(Path.Combine(P("synth"), "eval", "images"))[0];
         var (rc, output, err) = Invoke("generate", "--model", P("run"), "--image", image, "--prompt", "<image>", "--max-new-tokens", "2");
         Assert.True(rc == 0, err);
         Assert.Contains("checkpoint at step 1", err);
         // The same weights as the resumed run's first checkpoint: resuming and finishing gives a final/ that loads too.
-        Ok(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--resume", .. Tiny(3)]);
+        Succeeds(["train", "--stage", "pretrain", "--preset", "tiny", "--data", P("packed"), "--out", P("run"), "--resume", .. Tiny(3)]);
         var (rc2, _, err2) = Invoke("generate", "--model", P("run"), "--image", image, "--prompt", "<image>", "--max-new-tokens", "2");
         Assert.True(rc2 == 0, err2);
         Assert.Contains("(final/)", err2);
