@@ -1,3 +1,4 @@
+using OpenQwen2VL.Data.Formats;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
@@ -75,8 +76,6 @@ public sealed class BpeTokenizer : ITextTokenizer
     {
         string path = Directory.Exists(tokenizerJsonPath) ? Path.Combine(tokenizerJsonPath, "tokenizer.json") : tokenizerJsonPath;
         if (!File.Exists(path)) throw new FileNotFoundException($"tokenizer.json not found: {path}", path);
-        long size = new FileInfo(path).Length;
-        if (size > MaxFileBytes) throw new InvalidDataException($"tokenizer {path}: {size:N0} bytes, more than the {MaxFileBytes:N0} a tokenizer.json may have");
         try
         {
             return Parse(path, wordCacheCapacity, regexTimeout);
@@ -92,7 +91,8 @@ public sealed class BpeTokenizer : ITextTokenizer
 
     private static BpeTokenizer Parse(string path, int wordCacheCapacity, TimeSpan regexTimeout)
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+        // Size checked on the opened file (a hub snapshot's symlink is measured at its target; a FIFO is refused).
+        using var doc = JsonDocument.Parse(BoundedFile.ReadAllBytes(path, MaxFileBytes, "a tokenizer.json"));
         var root = doc.RootElement;
         var model = BpeModel.FromJson(root.GetProperty("model"));
         var normalizer = TextNormalizer.FromJson(root.TryGetProperty("normalizer", out var n) ? n : default);
