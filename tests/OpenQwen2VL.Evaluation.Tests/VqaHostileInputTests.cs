@@ -91,4 +91,40 @@ public class VqaHostileInputTests
         Assert.Contains(questions, e.Message);
         Assert.DoesNotContain('\n', e.Message);
     }
+
+    // Found by fuzzing (fuzz/run vqa-json): a missing or mistyped field was a KeyNotFoundException or an
+    // InvalidOperationException (an "internal error" in the CLI); invalid UTF-8 in a string threw when the string was read.
+    [Theory]
+    [InlineData("""{"questions":[{"image_id":1,"question":"q"}]}""", "question 0 has no \"question_id\"")]
+    [InlineData("""{"questions":[{"question_id":"7","image_id":1,"question":"q"}]}""", "question 0: \"question_id\" is a JSON string, expected a JSON number")]
+    [InlineData("""{"questions":[{"question_id":7.5,"image_id":1,"question":"q"}]}""", "\"question_id\" is not a 64-bit integer")]
+    [InlineData("""{"questions":[{"question_id":7,"image_id":1,"question":3}]}""", "\"question\" is a JSON number, expected a JSON string")]
+    [InlineData("""{"questions":{"question_id":7}}""", "the file: \"questions\" is a JSON object, expected a JSON array")]
+    [InlineData("""[1,2]""", "the file is a JSON array, not an object")]
+    [InlineData("{\"questions\":[{\"question_id\":7,\"image_id\":1,\"question\":\"\u00ff\"}]}", "not valid UTF-8 text")]
+    public void AMalformedQuestionsFileIsRefusedInOneLineNamingTheEntry(string questionsJson, string fragment)
+    {
+        using var dir = new TempDir();
+        var questions = Path.Combine(dir.Path, "questions.json");
+        // \u00ff stands for a lone 0xFF byte (invalid UTF-8), written as such.
+        File.WriteAllBytes(questions, [.. System.Text.Encoding.UTF8.GetBytes(questionsJson.Replace("\u00ff", "\u0001")).Select(b => b == 1 ? (byte)0xFF : b)]);
+        var annotations = Path.Combine(dir.Path, "annotations.json");
+        File.WriteAllText(annotations, """{"annotations": [{"question_id": 7, "answers": [{"answer": "x"}]}]}""");
+        var e = Assert.Throws<InvalidDataException>(() => VqaDataset.Load(questions, annotations, dir.Path));
+        Assert.StartsWith(questions, e.Message);
+        Assert.Contains(fragment, e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void AnAnswerThatIsNotAStringIsRefusedInOneLine()
+    {
+        using var dir = new TempDir();
+        var questions = Path.Combine(dir.Path, "questions.json");
+        File.WriteAllText(questions, """{"questions":[{"question_id":7,"image_id":1,"question":"q"}]}""");
+        var annotations = Path.Combine(dir.Path, "annotations.json");
+        File.WriteAllText(annotations, """{"annotations": [{"question_id": 7, "answers": [{"answer": "x"}, {"answer": 2}]}]}""");
+        var e = Assert.Throws<InvalidDataException>(() => VqaDataset.Load(questions, annotations, dir.Path));
+        Assert.Equal($"{annotations}: answer 1 of question 7: \"answer\" is a JSON number, expected a JSON string", e.Message);
+    }
 }

@@ -45,6 +45,8 @@ public sealed class SafetensorsHeader
     {
         long dataStart = 8 + json.Length;
         long dataLength = fileLength - dataStart;
+        // Invalid UTF-8 inside a name would pass the parser and throw only when the name is read (UntrustedJson says why).
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span)) throw Bad(path, "the header is not valid UTF-8 text");
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json); }
         catch (JsonException e) { throw Bad(path, $"the header is not valid JSON ({e.Message})"); }

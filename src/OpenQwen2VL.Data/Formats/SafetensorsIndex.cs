@@ -22,10 +22,7 @@ public sealed record SafetensorsIndex(long TotalSize, IReadOnlyDictionary<string
     public static SafetensorsIndex Read(string path)
     {
         var bytes = BoundedFile.ReadAllBytes(path, MaxIndexBytes, "a safetensors index");
-        JsonDocument doc;
-        try { doc = JsonDocument.Parse(bytes); }
-        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid safetensors index: not JSON ({e.Message})"); }
-        using (doc)
+        using (var doc = UntrustedJson.Parse(bytes, path, "a safetensors index"))
         {
             var root = doc.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"{path}: not a valid safetensors index: not a JSON object");

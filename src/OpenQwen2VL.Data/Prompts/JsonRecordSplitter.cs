@@ -10,6 +10,8 @@ namespace OpenQwen2VL.Data.Prompts;
 internal sealed class JsonRecordSplitter
 {
     public const string MalformedJson = "malformed_json";
+    /// <summary>A record whose bytes are not valid UTF-8 (JSON text must be).</summary>
+    public const string InvalidUtf8 = "invalid_utf8";
     public const string RecordTooLong = "record_too_long";
 
     /// <summary>A record's bytes, or the reason it has none.</summary>

@@ -56,6 +56,8 @@ public sealed class LlavaSftReader
         foreach (var raw in JsonRecordSplitter.Split(stream, maxRecordBytes))
         {
             if (raw.Error is not null) { yield return (default, raw.Error); continue; }
+            // Invalid UTF-8 passes the parser and throws only when a string is read (UntrustedJson says why): a counted skip.
+            if (!System.Text.Unicode.Utf8.IsValid(raw.Bytes)) { yield return (default, JsonRecordSplitter.InvalidUtf8); continue; }
             JsonElement record;
             try { record = JsonSerializer.Deserialize<JsonElement>(raw.Bytes!); }
             catch (JsonException) { record = default; }

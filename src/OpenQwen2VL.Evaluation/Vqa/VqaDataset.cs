@@ -34,28 +34,33 @@ public sealed class VqaDataset
 
     public static VqaDataset Load(string questionsPath, string annotationsPath, string imageRoot, string imageFilePattern = DefaultImageFilePattern)
     {
-        using var qDoc = JsonDocument.Parse(BoundedFile.ReadAllBytes(questionsPath, MaxJsonBytes, "a VQA questions file"));
-        using var aDoc = JsonDocument.Parse(BoundedFile.ReadAllBytes(annotationsPath, MaxJsonBytes, "a VQA annotations file"));
+        using var qDoc = UntrustedJson.Parse(BoundedFile.ReadAllBytes(questionsPath, MaxJsonBytes, "a VQA questions file"), questionsPath, "a VQA questions file");
+        using var aDoc = UntrustedJson.Parse(BoundedFile.ReadAllBytes(annotationsPath, MaxJsonBytes, "a VQA annotations file"), annotationsPath, "a VQA annotations file");
+        // Every field is read through UntrustedJson: a missing or mistyped one is one line naming the file and the entry.
         var annotations = new Dictionary<long, JsonElement>();
-        foreach (var a in aDoc.RootElement.GetProperty("annotations").EnumerateArray())
-            annotations[a.GetProperty("question_id").GetInt64()] = a.Clone();
+        int n = 0;
+        foreach (var a in UntrustedJson.Member(aDoc.RootElement, "annotations", JsonValueKind.Array, annotationsPath, "the file").EnumerateArray())
+            annotations[UntrustedJson.Int64(a, "question_id", annotationsPath, $"annotation {n++}")] = a.Clone();
 
         var items = new List<VqaItem>();
         var skipped = new Dictionary<string, int>(StringComparer.Ordinal);
         var seen = new HashSet<long>();
         int read = 0;
-        foreach (var q in qDoc.RootElement.GetProperty("questions").EnumerateArray())
+        foreach (var q in UntrustedJson.Member(qDoc.RootElement, "questions", JsonValueKind.Array, questionsPath, "the file").EnumerateArray())
         {
+            string where = $"question {read}";
             read++;
-            long qid = q.GetProperty("question_id").GetInt64();
+            long qid = UntrustedJson.Int64(q, "question_id", questionsPath, where);
             // Predictions, results files and scores are keyed by question_id: two questions with one id cannot both be scored.
             if (!seen.Add(qid)) throw new InvalidDataException($"{questionsPath}: question_id {qid} appears more than once");
-            long imageId = q.GetProperty("image_id").GetInt64();
+            long imageId = UntrustedJson.Int64(q, "image_id", questionsPath, where);
+            string question = UntrustedJson.String(q, "question", questionsPath, where);
             string? reason = null;
             if (!annotations.TryGetValue(qid, out var ann)) reason = "no_annotation";
             string imagePath = Path.Combine(imageRoot, string.Format(CultureInfo.InvariantCulture, imageFilePattern, imageId));
             var answers = reason is null && ann.TryGetProperty("answers", out var arr)
-                ? arr.EnumerateArray().Select(x => x.GetProperty("answer").GetString() ?? "").ToArray()
+                ? UntrustedJson.Member(ann, "answers", JsonValueKind.Array, annotationsPath, $"the annotation of question {qid}").EnumerateArray()
+                    .Select((x, i) => UntrustedJson.String(x, "answer", annotationsPath, $"answer {i} of question {qid}")).ToArray()
                 : [];
             if (reason is null && answers.Length == 0) reason = "no_answers";
             if (reason is null && !File.Exists(imagePath)) reason = "image_missing";
@@ -64,7 +69,7 @@ public sealed class VqaDataset
                 skipped[reason] = skipped.GetValueOrDefault(reason) + 1;
                 continue;
             }
-            items.Add(new VqaItem(qid, imageId, imagePath, q.GetProperty("question").GetString() ?? "",
+            items.Add(new VqaItem(qid, imageId, imagePath, question,
                 StringOr(ann, "question_type", "unknown"), StringOr(ann, "answer_type", "unknown"),
                 StringOr(ann, "multiple_choice_answer", answers[0]), answers));
         }

@@ -171,7 +171,7 @@ public sealed class SafetensorsHostileInputTests
     [InlineData("{\"weight_map\":{\"a\":\"..\"}}", "is not a file in the index's folder")]
     [InlineData("{\"weight_map\":{\"a\":\"../x.safetensors\"}}", "is not a file in the index's folder")]
     [InlineData("{\"metadata\":{\"total_size\":1.5},\"weight_map\":[]}", "no weight_map object")]
-    [InlineData("{\"weight_map\":", "not JSON")]
+    [InlineData("{\"weight_map\":", "is not valid JSON")]
     public void MalformedIndexesAreOneLine(string json, string fragment)
     {
         using var tmp = new TempDir();
@@ -191,5 +191,18 @@ public sealed class SafetensorsHostileInputTests
         using (var fs = File.Create(path)) fs.SetLength(SafetensorsIndex.MaxIndexBytes + 1);   // sparse: costs no disk
         var e = Assert.Throws<InvalidDataException>(() => SafetensorsIndex.Read(path));
         Assert.Contains("too large for a safetensors index", e.Message);
+    }
+
+    [Fact]
+    public void ATensorNameThatIsNotUtf8IsRefused()
+    {
+        // Found by fuzzing (fuzz/run safetensors): a 0xFF byte inside a name passed the JSON parser and threw
+        // InvalidOperationException when the name was read.
+        using var tmp = new TempDir();
+        var path = Craft(tmp, "{" + Tensor("w\u0001", "F32", "[1]", "[0,4]") + "}");
+        var bytes = File.ReadAllBytes(path);
+        bytes[Array.IndexOf(bytes, (byte)1, 8)] = 0xFF;
+        File.WriteAllBytes(path, bytes);
+        Refused(path, "the header is not valid UTF-8 text");
     }
 }

@@ -182,4 +182,20 @@ public class SftHostileInputTests
         Assert.Equal(Img2DatasetParser.CaptionTooLong, reason);
         Assert.True(Img2DatasetParser.TryParse(sample, Img2DatasetParser.DefaultMaxCaptionBytes + 1, out _, out _));
     }
+
+    [Fact]
+    public void ARecordThatIsNotUtf8IsACountedSkip()
+    {
+        // Found by fuzzing (fuzz/run llava-json): a 0xFF byte inside a string passed the JSON parser and threw
+        // InvalidOperationException when the string was read, ending the job.
+        using var tmp = new TempDir();
+        var bad = Encoding.UTF8.GetBytes(Record("bad", null)).Select(b => b == (byte)'H' ? (byte)0xFF : b); // "Hi" -> 0xFF 'i'
+        var path = tmp.File("sft.jsonl");
+        File.WriteAllBytes(path, [.. Encoding.UTF8.GetBytes(Record("a", null) + "\n"), .. bad, (byte)'\n', .. Encoding.UTF8.GetBytes(Record("b", null) + "\n")]);
+        var stats = new SampleStats();
+        var samples = Reader(tmp.Path).Read(path, stats).ToList();
+        Assert.Equal(["a", "b"], samples.Select(s => s.Id));
+        Assert.Equal(1, stats.Skipped[JsonRecordSplitter.InvalidUtf8]);
+        Assert.Equal(stats.Input, stats.Kept + stats.SkippedTotal);
+    }
 }
