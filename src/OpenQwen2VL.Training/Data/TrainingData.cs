@@ -163,7 +163,7 @@ public sealed record TrainingData
         var loader = new LoaderOptions
         {
             BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, PadId = o.PadId,
-            GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0,
+            GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0, ImageLimits = o.ImageLimits,
         };
         IBatchStream stream = Kind switch
         {
@@ -199,4 +199,6 @@ public sealed record TrainingDataOpenOptions
     public int GroupByImageCount { get; init; }
     /// <summary>SFT conversations may name images outside the image root (off: annotation files may come from anywhere).</summary>
     public bool AllowImagesOutsideRoot { get; init; }
+    /// <summary>What the loader's decoder accepts, and its budget of decode buffers in flight.</summary>
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
 }
