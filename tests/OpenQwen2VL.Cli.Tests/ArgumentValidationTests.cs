@@ -39,6 +39,8 @@ public sealed class ArgumentValidationTests : IDisposable
     [InlineData("--capacity", "-5", "--capacity -5: must be >= 1")]
     [InlineData("--max-pixels", "0", "--max-pixels 0: must be >= 1")]
     [InlineData("--max-member-bytes", "0", "--max-member-bytes 0: must be in [1, 1073741824]")]
+    [InlineData("--decode-budget-mib", "0", "--decode-budget-mib 0: must be in [1, 1048576]")]
+    [InlineData("--decode-budget-mib", "2097152", "--decode-budget-mib 2097152: must be in [1, 1048576]")]
     public void PackOptionsOutsideTheirRange(string option, string value, string expected) =>
         Assert.Contains(expected, UserError(Pack(option, value)));
 
@@ -63,6 +65,7 @@ public sealed class ArgumentValidationTests : IDisposable
     [InlineData("--set", "precision=fp8", "precision 'fp8': must be one of auto, bf16, fp32")]
     [InlineData("--set", "visual_tokens=0", "visual_tokens 0: must be a positive square")]
     [InlineData("--set", "keep_last_checkpoints=0", "keep_last_checkpoints 0: must be >= 1")]
+    [InlineData("--decode-budget-mib", "-1", "--decode-budget-mib -1: must be in [1, 1048576]")]
     public void TrainOptionsAndConfigKeysOutsideTheirRange(string option, string value, string expected)
     {
         Assert.Contains(expected, UserError(Train(option, value)));
@@ -75,6 +78,7 @@ public sealed class ArgumentValidationTests : IDisposable
     [InlineData("curate", "--keep-fraction", "0", "--keep-fraction 0: must be in (0, 1]")]
     [InlineData("curate", "--threshold", "7", "--threshold 7: must be in [-1, 1]")]
     [InlineData("curate", "--max-member-bytes", "2147483648", "--max-member-bytes 2147483648: must be in [1, 1073741824]")]
+    [InlineData("curate", "--decode-budget-mib", "0", "--decode-budget-mib 0: must be in [1, 1048576]")]
     [InlineData("evaluate", "--limit", "0", "--limit 0: must be >= 1")]
     [InlineData("demo", "--pretrain-steps", "0", "--pretrain-steps 0: must be >= 1")]
     public void OtherCommandsCheckTheirRanges(string command, string option, string value, string expected)

@@ -27,4 +27,21 @@ public class PackCommandTests
         Assert.NotEmpty(Directory.GetFiles(outDir, "packed-*.tar"));
         Assert.Empty(Directory.GetFiles(outDir, "*.tmp"));
     }
+
+    [Fact]
+    public void TheDecodeBudgetGivenIsTheOneTheDecodersLeaseFrom()
+    {
+        using var tmp = new TempDir();
+        SyntheticCaptionShards.Write(tmp.File("in"), 1, 6, imageSide: 24);
+        var outDir = tmp.File("out");
+        OpenQwen2VL.Tests.Integration.CliInvocation.Succeeds(
+            "pack", "--input", tmp.File("in"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", outDir,
+            "--capacity", "300", "--visual-tokens", "16", "--threads", "2", "--decode-budget-mib", "3");
+        var stats = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "stats.json")))!;
+        Assert.Equal(6, (long)stats["kept"]!);
+        Assert.Equal(3L << 20, (long)stats["decode_budget_bytes"]!);
+        // The decodes leased from this job's budget (a 24x24 RGBA buffer at least), not from the process-wide one.
+        long peak = (long)stats["decode_peak_bytes"]!;
+        Assert.InRange(peak, 24 * 24 * 4, 3L << 20);
+    }
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Curation.Filtering;
 using Spectre.Console;
 
@@ -27,9 +28,10 @@ public sealed class CurateCommand : ICliCommand
         var seed = CommonOptions.Seed();
         var device = CommonOptions.Device();
         var maxMember = CommonOptions.MaxMemberBytes();
+        var decodeBudget = CommonOptions.DecodeBudgetMib();
 
         var cmd = new Command("curate", "Train a tiny SigLIP-style dual encoder on the pairs, score each pair, keep those above a threshold");
-        foreach (var o in new Option[] { input, output, threshold, keepFraction, metric, tokenizer, epochs, batch, seed, device, maxMember }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { input, output, threshold, keepFraction, metric, tokenizer, epochs, batch, seed, device, maxMember, decodeBudget }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var options = new CurationOptions
@@ -37,6 +39,7 @@ public sealed class CurateCommand : ICliCommand
                 InputSpec = r.GetValue(input)!, OutputDir = r.GetValue(output)!, Threshold = r.GetValue(threshold),
                 KeepFraction = r.GetValue(keepFraction), Metric = r.GetValue(metric)!, TokenizerPath = r.GetValue(tokenizer),
                 Device = r.GetValue(device)!, Seed = r.GetValue(seed), MaxMemberBytes = r.GetValue(maxMember),
+                ImageLimits = ImageLimits.Default.WithDecodeBudget(r.GetValue(decodeBudget)),
                 Training = new DualEncoderTrainingOptions { Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch) },
             };
             if (options.TokenizerPath is { } tok && !File.Exists(tok)) throw new CliUserException($"--tokenizer: file not found: {tok}");

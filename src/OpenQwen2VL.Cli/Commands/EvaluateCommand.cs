@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Evaluation.Vqa;
 using Spectre.Console;
@@ -107,7 +108,7 @@ public sealed class EvaluateCommand : ICliCommand
         Dictionary<long, string> answers;
         try
         {
-            using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var doc = JsonDocument.Parse(BoundedFile.ReadAllBytes(path, VqaDataset.MaxJsonBytes, "a VQAv2 results file"));
             answers = doc.RootElement.EnumerateArray().ToDictionary(e => e.GetProperty("question_id").GetInt64(), e => e.GetProperty("answer").GetString() ?? "");
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)

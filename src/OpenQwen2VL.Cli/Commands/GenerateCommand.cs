@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
@@ -88,7 +89,7 @@ public sealed class GenerateCommand : ICliCommand
         var data = new float[(long)paths.Count * pre.OutputLength];
         for (int i = 0; i < paths.Count; i++)
         {
-            if (!ImageDecoder.TryDecode(File.ReadAllBytes(paths[i]), ImageLimits.Default, out var image, out var reason))
+            if (!ImageDecoder.TryDecode(BoundedFile.ReadAllBytes(paths[i], SftImageRoot.DefaultMaxImageBytes, "an image"), ImageLimits.Default, out var image, out var reason))
                 throw new CliUserException($"--image: cannot use {paths[i]}: {reason}");
             pre.Preprocess(image!, data.AsSpan(i * pre.OutputLength, pre.OutputLength));
         }

@@ -33,9 +33,10 @@ public sealed class PackCommand : ICliCommand
         var packsPerShard = CommonOptions.Positive("--packs-per-shard", "packed sequences per output shard", defaults.PacksPerShard);
         var threads = CommonOptions.Threads();
         var maxMember = CommonOptions.MaxMemberBytes();
+        var decodeBudget = CommonOptions.DecodeBudgetMib();
 
         var cmd = new Command("pack", "Tokenise image-caption shards and pack them into dense multimodal sequences (First-Fit-Decreasing)");
-        foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads, maxMember })
+        foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads, maxMember, decodeBudget })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -49,7 +50,7 @@ public sealed class PackCommand : ICliCommand
                 PerShard = r.GetValue(perShard),
                 OverCapacity = r.GetValue(over),
                 Seed = r.GetValue(seed),
-                ImageLimits = ImageLimits.Default with { MaxPixels = r.GetValue(maxPixels) },
+                ImageLimits = (ImageLimits.Default with { MaxPixels = r.GetValue(maxPixels) }).WithDecodeBudget(r.GetValue(decodeBudget)),
                 ImageSize = r.GetValue(imageSize),
                 Reencode = !r.GetValue(noReencode),
                 PacksPerShard = r.GetValue(packsPerShard),

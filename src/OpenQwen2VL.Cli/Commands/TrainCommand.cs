@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using OpenQwen2VL.Cli.Options;
+using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Config;
@@ -46,11 +47,12 @@ public sealed class TrainCommand : ICliCommand
                 "Off by default because an annotation file from the internet could otherwise make training read any file on this machine; only for files you trust",
         };
         peak.InRange(0.0, double.MaxValue, minExclusive: true);
+        var decodeBudget = CommonOptions.DecodeBudgetMib();
 
         var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder. " +
             "Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved (continue with --resume) and the exit code is " +
             $"{InterruptedExitCode(PosixSignal.SIGINT)} (SIGINT) or {InterruptedExitCode(PosixSignal.SIGTERM)} (SIGTERM), as a shell reports a process ended by that signal");
-        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, outsideRoot, set, visualTokens, seed, device, peak })
+        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, outsideRoot, set, visualTokens, seed, device, peak, decodeBudget })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
@@ -75,6 +77,7 @@ public sealed class TrainCommand : ICliCommand
                 Model = explicitModel ? new ModelRequest { Model = r.GetValue(model), Llm = r.GetValue(llm), Vision = r.GetValue(vision), Projector = r.GetValue(projector) } : null,
                 Tokenizer = r.GetValue(tokenizer), ConfigFile = r.GetValue(config), Overrides = overrides,
                 Device = CommonOptions.ToDevice(r.GetValue(device)!), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), AllowImagesOutsideRoot = r.GetValue(outsideRoot), Cancellation = cts.Token,
+                ImageLimits = ImageLimits.Default.WithDecodeBudget(r.GetValue(decodeBudget)),
                 Log = line => r.InvocationConfiguration.Error.WriteLine(line),
             };
             var result = RunWithProgress(options);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
+using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using static TorchSharp.torch;
 
@@ -123,6 +124,25 @@ public static class CommonOptions
             Description = $"tar members larger than this are skipped (member_too_large) before they are read into memory (1 to {MaxMemberBytesLimit})",
             DefaultValueFactory = _ => OpenQwen2VL.Data.Shards.WebDatasetReader.DefaultMaxMemberBytes, HelpName = "BYTES",
         }.InRange(1L, MaxMemberBytesLimit);
+
+    /// <summary>
+    /// Most MiB <c>--decode-budget-mib</c> takes: 1 TiB. The budget bounds memory, so a larger one bounds nothing; the
+    /// cap keeps a typo from overflowing the byte count.
+    /// </summary>
+    public const int MaxDecodeBudgetMib = 1 << 20;
+
+    /// <summary><c>--decode-budget-mib</c> of the commands that decode images while streaming shards (pack, curate, train).</summary>
+    public static Option<int> DecodeBudgetMib() =>
+        new Option<int>("--decode-budget-mib")
+        {
+            Description = "memory for decoded images in flight across decode threads; decodes wait while it is taken, " +
+                $"and an image larger than it decodes alone (1 to {MaxDecodeBudgetMib})",
+            DefaultValueFactory = _ => (int)(PixelBudget.DefaultBytes >> 20), HelpName = "MIB",
+        }.InRange(1, MaxDecodeBudgetMib);
+
+    /// <summary>The image limits of a job with <c>--decode-budget-mib</c> = <paramref name="mib"/>: its own budget, not the process-wide one.</summary>
+    public static ImageLimits WithDecodeBudget(this ImageLimits limits, int mib) =>
+        limits with { DecodeBudget = new PixelBudget((long)mib << 20) };
 
     public static ScalarType ToScalarType(this DTypeChoice d) => d switch
     {

@@ -18,6 +18,8 @@ public sealed record CurationOptions
     public int SamplesPerOutputShard { get; init; } = 1000;
     /// <summary>Tar members larger than this are skipped ("member_too_large") before they are read into memory.</summary>
     public long MaxMemberBytes { get; init; } = OpenQwen2VL.Data.Shards.WebDatasetReader.DefaultMaxMemberBytes;
+    /// <summary>What the decoder accepts, and the budget of decode buffers in flight (<c>--decode-budget-mib</c>).</summary>
+    public OpenQwen2VL.Data.Images.ImageLimits ImageLimits { get; init; } = OpenQwen2VL.Data.Images.ImageLimits.Default;
 
     public void Validate()
     {

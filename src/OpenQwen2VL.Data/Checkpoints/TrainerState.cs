@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Data.Checkpoints;
 
@@ -21,8 +22,11 @@ public sealed record TrainerState
 
     public void Save(string dir) => File.WriteAllText(Path.Combine(dir, FileName), JsonSerializer.Serialize(this, Options));
 
+    /// <summary>The file as text, refused in one line when it is no regular file or far too large for a trainer state.</summary>
+    private static string ReadText(string path) => BoundedFile.ReadAllText(path, BoundedFile.SmallJsonMaxBytes, "a trainer state");
+
     public static TrainerState Load(string dir) =>
-        JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(Path.Combine(dir, FileName)), Options)
+        JsonSerializer.Deserialize<TrainerState>(ReadText(Path.Combine(dir, FileName)), Options)
         ?? throw new InvalidDataException($"{dir}: empty {FileName}");
 
     /// <summary>
@@ -35,8 +39,8 @@ public sealed record TrainerState
         string path = Path.Combine(dir, FileName);
         if (!File.Exists(path)) { problem = $"{FileName} is missing"; return null; }
         TrainerState? state;
-        try { state = JsonSerializer.Deserialize<TrainerState>(File.ReadAllText(path), Options); }
-        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or FormatException)
+        try { state = JsonSerializer.Deserialize<TrainerState>(ReadText(path), Options); }
+        catch (Exception e) when (e is InvalidDataException or JsonException or NotSupportedException or InvalidOperationException or FormatException)
         {
             problem = $"{FileName} is not a trainer state ({e.Message.Split('\n')[0]})";
             return null;

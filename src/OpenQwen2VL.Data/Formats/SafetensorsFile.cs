@@ -47,7 +47,7 @@ public sealed unsafe class SafetensorsFile : IDisposable
         // Opened through a stream: a symlink (every HF hub snapshot is made of them) is followed to its target, and
         // the length is the target's (FileInfo.Length of a link is the link's own). The header is read and validated
         // through the stream before the file is mapped or anything of a size it names is allocated.
-        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        var stream = RegularFile.OpenRead(path, "a safetensors file", bufferSize: 1);
         try
         {
             FileLength = stream.Length;

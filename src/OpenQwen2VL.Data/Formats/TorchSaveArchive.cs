@@ -95,7 +95,7 @@ public sealed class TorchSaveArchive : IDisposable
     private TorchSaveArchive(string path)
     {
         Path = path;
-        var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        var fs = RegularFile.OpenRead(path, "a PyTorch checkpoint", 1 << 16);
         _fileLength = fs.Length;
         try
         {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Text.Json;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Data.Images;
 
@@ -59,14 +60,14 @@ public sealed class ImagePreprocessor
     /// </summary>
     public static ImagePreprocessor FromHuggingFace(string configJsonPath, string? preprocessorConfigPath = null)
     {
-        using var config = JsonDocument.Parse(File.ReadAllBytes(configJsonPath));
+        using var config = JsonDocument.Parse(BoundedFile.ReadAllBytes(configJsonPath, BoundedFile.SmallJsonMaxBytes, "a model config"));
         var root = config.RootElement;
         var vision = root.TryGetProperty("vision_config", out var vc) ? vc : root;
         int size = vision.TryGetProperty("image_size", out var s) ? s.GetInt32() : 224;
         float[] mean = [0.5f, 0.5f, 0.5f], std = [0.5f, 0.5f, 0.5f];
         if (preprocessorConfigPath is not null && File.Exists(preprocessorConfigPath))
         {
-            using var pre = JsonDocument.Parse(File.ReadAllBytes(preprocessorConfigPath));
+            using var pre = JsonDocument.Parse(BoundedFile.ReadAllBytes(preprocessorConfigPath, BoundedFile.SmallJsonMaxBytes, "a preprocessor config"));
             if (pre.RootElement.TryGetProperty("image_mean", out var m)) mean = m.EnumerateArray().Select(e => e.GetSingle()).ToArray();
             if (pre.RootElement.TryGetProperty("image_std", out var d)) std = d.EnumerateArray().Select(e => e.GetSingle()).ToArray();
         }

@@ -2,6 +2,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Shards;
 
 namespace OpenQwen2VL.Data.Manifests;
@@ -91,7 +92,7 @@ public sealed record StageManifest
         StageManifest? m;
         try
         {
-            m = JsonSerializer.Deserialize<StageManifest>(File.ReadAllBytes(path), Json);
+            m = JsonSerializer.Deserialize<StageManifest>(BoundedFile.ReadAllBytes(path, BoundedFile.SmallJsonMaxBytes, "a stage manifest"), Json);
         }
         catch (JsonException e)
         {

@@ -1,4 +1,5 @@
 using Microsoft.Win32.SafeHandles;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Prompts;
@@ -155,7 +156,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         var files = new Dictionary<string, string> { ["header"] = "header.json", ["stats"] = "stats.json" };
         if (options.TokenizerPath is { } tok)
         {
-            AtomicFile.WriteAllBytes(Path.Combine(outputDir, "tokenizer.json"), File.ReadAllBytes(tok));
+            AtomicFile.WriteAllBytes(Path.Combine(outputDir, "tokenizer.json"), BoundedFile.ReadAllBytes(tok, BpeTokenizer.MaxFileBytes, "a tokenizer.json"));
             files["tokenizer"] = "tokenizer.json";
         }
         new StageManifest

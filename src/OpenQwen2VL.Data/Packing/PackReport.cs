@@ -52,6 +52,9 @@ public sealed class PackReport
         json["images_per_pack"] = hist;
         json["reencoded_images"] = ReencodedImages;
         json["reencode_bytes_saved"] = ReencodeBytesSaved;
+        // The decode budget of this job, and the most of it decodes held at once (never above it).
+        json["decode_budget_bytes"] = Options.ImageLimits.DecodeBudget.CapacityBytes;
+        json["decode_peak_bytes"] = Options.ImageLimits.DecodeBudget.PeakBytes;
         var shards = new JsonObject();
         foreach (var (path, c) in PerShard.OrderBy(kv => kv.Key, StringComparer.Ordinal))
             shards[path] = new JsonObject { ["input"] = c.Input, ["kept"] = c.Kept, ["skipped"] = c.Skipped };

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Data.Prompts;
 
@@ -50,9 +51,8 @@ public sealed class LlavaSftReader
 
     private static IEnumerable<(JsonElement Record, string? Error)> Records(string path, int maxRecordBytes)
     {
-        // An empty file has no records; a FIFO or a device (size 0 on Linux) is never opened, so it cannot block.
-        if (new FileInfo(path).Length == 0) yield break;
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+        // A FIFO or a device is refused before it is opened, so it cannot block.
+        using var stream = RegularFile.OpenRead(path, "an SFT annotation file (LLaVA JSON or JSONL)", bufferSize: 1);
         foreach (var raw in JsonRecordSplitter.Split(stream, maxRecordBytes))
         {
             if (raw.Error is not null) { yield return (default, raw.Error); continue; }

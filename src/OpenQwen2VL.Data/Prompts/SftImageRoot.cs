@@ -1,3 +1,5 @@
+using OpenQwen2VL.Data.Formats;
+
 namespace OpenQwen2VL.Data.Prompts;
 
 /// <summary>
@@ -7,9 +9,8 @@ namespace OpenQwen2VL.Data.Prompts;
 /// <list type="bullet">
 /// <item>with every symlink resolved (component by component, as the kernel does) it stays under the root, unless
 /// the user allowed images outside it (<see cref="SftReadOptions.AllowImagesOutsideRoot"/>);</item>
-/// <item>it is a regular file with data, checked before it is opened: .NET has no file-type API, and Linux reports
-/// size 0 for FIFOs, sockets and devices, so "exists, not a folder, size &gt; 0" keeps them out (an empty regular file
-/// is no image either);</item>
+/// <item>it is a regular file with data, checked before it is opened (<see cref="RegularFile"/>; an empty regular
+/// file is no image either);</item>
 /// <item>it is at most <see cref="MaxImageBytes"/> long, and it is read with a read bounded by that size.</item>
 /// </list>
 /// Each refusal is a skip reason, never an exception.
@@ -94,10 +95,13 @@ public sealed class SftImageRoot
     {
         try
         {
-            if (Directory.Exists(path)) { skipReason = ImageNotRegularFile; return false; }
+            switch (RegularFile.KindOf(path))
+            {
+                case FileKind.Missing: skipReason = ImageMissing; return false;
+                case not FileKind.Regular: skipReason = ImageNotRegularFile; return false;
+            }
             var info = new FileInfo(path);
-            if (!info.Exists) { skipReason = ImageMissing; return false; }
-            if (info.Length == 0) { skipReason = ImageNotRegularFile; return false; }
+            if (info.Length == 0) { skipReason = ImageNotRegularFile; return false; } // an empty file is no image
             if (info.Length > MaxImageBytes) { skipReason = ImageTooLarge; return false; }
             skipReason = null;
             return true;

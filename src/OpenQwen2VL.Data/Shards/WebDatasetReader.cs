@@ -1,4 +1,5 @@
 using System.Formats.Tar;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Data.Shards;
 
@@ -104,13 +105,13 @@ public static class WebDatasetReader
     {
         try
         {
-            if (Directory.Exists(path))
+            // Typed before it is opened: a FIFO would block the open, a device never end.
+            var kind = RegularFile.KindOf(path);
+            if (kind is not (FileKind.Regular or FileKind.Missing))
             {
                 stats?.MarkDamagedShard(path, "not_a_file");
                 return null;
             }
-            // Never opened when empty: a FIFO or a device (which Linux reports with size 0) would block or never end.
-            if (File.Exists(path) && new FileInfo(path).Length == 0) return null;
             return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

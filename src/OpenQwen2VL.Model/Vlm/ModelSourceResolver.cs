@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Checkpoints;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Model.Checkpoints;
@@ -243,7 +244,7 @@ public static class ModelSourceResolver
         if (!File.Exists(file)) return null;
         try
         {
-            var id = JsonNode.Parse(File.ReadAllText(file))?["model"]?["vision_backbone_id"]?.GetValue<string>();
+            var id = JsonNode.Parse(BoundedFile.ReadAllText(file, BoundedFile.SmallJsonMaxBytes, "a run config"))?["model"]?["vision_backbone_id"]?.GetValue<string>();
             // SigLIP-SO400M/14: 27 blocks of width 1152 (docs/notes/open-qwen2vl.md), 16 heads and MLP 4304 (the published
             // google/siglip-so400m-patch14-384 config.json), at 384 or 224 px.
             return id switch
@@ -294,7 +295,7 @@ public static class ModelSourceResolver
     {
         string file = Path.Combine(dir, "config.json");
         if (!File.Exists(file)) return false;
-        try { return JsonNode.Parse(File.ReadAllText(file))?["model_type"]?.GetValue<string>() is "qwen2" or "llama" or "mistral"; }
+        try { return JsonNode.Parse(BoundedFile.ReadAllText(file, BoundedFile.SmallJsonMaxBytes, "a model config"))?["model_type"]?.GetValue<string>() is "qwen2" or "llama" or "mistral"; }
         catch (Exception e) when (e is JsonException or InvalidOperationException) { return false; }
     }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Training.Config;
 
@@ -111,7 +112,7 @@ public sealed record StageConfig
         foreach (var kv in presetOverrides ?? []) ApplyPair(node, kv);
         if (configFile is not null)
         {
-            var file = JsonNode.Parse(File.ReadAllText(configFile)) as JsonObject
+            var file = JsonNode.Parse(BoundedFile.ReadAllText(configFile, BoundedFile.SmallJsonMaxBytes, "a stage config")) as JsonObject
                 ?? throw new ArgumentException($"{configFile}: not a JSON object");
             foreach (var (k, v) in file) Apply(node, k, v?.DeepClone());
         }

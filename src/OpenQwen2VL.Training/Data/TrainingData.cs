@@ -1,3 +1,4 @@
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Loading;
 using OpenQwen2VL.Data.Manifests;
@@ -85,7 +86,7 @@ public sealed record TrainingData
             // A packed folder from before manifests: header.json and packed-*.tar.
             string header = Path.Combine(dir, "header.json");
             var tars = Directory.GetFiles(dir, "packed-*.tar").Order(StringComparer.Ordinal).ToList();
-            if (File.Exists(header) && tars.Count > 0) return FromPackedShards(tars, dir, ParseHeader(File.ReadAllBytes(header), header), null);
+            if (File.Exists(header) && tars.Count > 0) return FromPackedShards(tars, dir, ParseHeader(BoundedFile.ReadAllBytes(header, BoundedFile.SmallJsonMaxBytes, "a packed header"), header), null);
             throw new StageContractException($"--data {dir}: no manifest.json; give a folder written by oqvl pack, curate or synth");
         }
         var m = StageManifest.Read(dir).RequireKind("--data", StageKinds.Packed, StageKinds.Curated, StageKinds.Synthetic);
@@ -94,7 +95,7 @@ public sealed record TrainingData
             case StageKinds.Packed:
             {
                 var shards = m.RequireShards();
-                var data = FromPackedShards(shards, dir, ParseHeader(File.ReadAllBytes(m.RequireFile("header")), m.RequireFile("header")), m);
+                var data = FromPackedShards(shards, dir, ParseHeader(BoundedFile.ReadAllBytes(m.RequireFile("header"), BoundedFile.SmallJsonMaxBytes, "a packed header"), m.RequireFile("header")), m);
                 return data with { TokenizerPath = m.OptionalFile("tokenizer") };
             }
             case StageKinds.Synthetic when stage == Stage.Sft:
@@ -162,7 +163,7 @@ public sealed record TrainingData
         var loader = new LoaderOptions
         {
             BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, PadId = o.PadId,
-            GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0,
+            GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0, ImageLimits = o.ImageLimits,
         };
         IBatchStream stream = Kind switch
         {
@@ -198,4 +199,6 @@ public sealed record TrainingDataOpenOptions
     public int GroupByImageCount { get; init; }
     /// <summary>SFT conversations may name images outside the image root (off: annotation files may come from anywhere).</summary>
     public bool AllowImagesOutsideRoot { get; init; }
+    /// <summary>What the loader's decoder accepts, and its budget of decode buffers in flight.</summary>
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
 }

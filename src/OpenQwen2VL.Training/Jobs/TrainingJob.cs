@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Shards;
@@ -32,6 +33,8 @@ public sealed record TrainingJobOptions
     public bool Resume { get; init; }
     /// <summary>SFT data may name images outside its image root (<see cref="SftReadOptions.AllowImagesOutsideRoot"/>).</summary>
     public bool AllowImagesOutsideRoot { get; init; }
+    /// <summary>What the data loader's decoder accepts, and its budget of decode buffers in flight (<c>--decode-budget-mib</c>).</summary>
+    public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
     public CancellationToken Cancellation { get; init; }
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
     /// <summary>Plan and load reports, one line each.</summary>
@@ -91,7 +94,7 @@ public static class TrainingJob
             {
                 MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
                 VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
-                GroupByImageCount = cfg.GroupByImageCount, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot,
+                GroupByImageCount = cfg.GroupByImageCount, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot, ImageLimits = o.ImageLimits,
             });
         }
         catch (ArgumentException e) { throw new StageContractException($"--data {o.Data}: {e.Message}"); }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using OpenQwen2VL.Data.Formats;
 
 namespace OpenQwen2VL.Training.Observability;
 
@@ -21,6 +22,7 @@ public sealed class MetricsLog
     {
         _path = path;
         if (!File.Exists(path)) return;
+        RegularFile.Require(path, "a metrics log");
         var kept = File.ReadLines(path)
             .Where(l => !string.IsNullOrWhiteSpace(l))
             .Where(l => { try { return JsonDocument.Parse(l).RootElement.GetProperty("step").GetInt32() < stepsCompleted; } catch (JsonException) { return false; } })
@@ -35,6 +37,9 @@ public sealed class MetricsLog
         foreach (var m in lines) w.WriteLine(JsonSerializer.Serialize(m, Options));
     }
 
-    public static List<StepMetrics> Read(string path) =>
-        File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Options)!).ToList();
+    public static List<StepMetrics> Read(string path)
+    {
+        RegularFile.Require(path, "a metrics log");
+        return File.ReadLines(path).Where(l => !string.IsNullOrWhiteSpace(l)).Select(l => JsonSerializer.Deserialize<StepMetrics>(l, Options)!).ToList();
+    }
 }
