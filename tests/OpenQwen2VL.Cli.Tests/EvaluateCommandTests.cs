@@ -4,6 +4,7 @@ using System.Text.Json;
 using OpenQwen2VL.Cli;
 using OpenQwen2VL.Cli.Commands;
 using OpenQwen2VL.Synthetic;
+using OpenQwen2VL.Evaluation.Benchmarks;
 using OpenQwen2VL.Evaluation.Vqa;
 using OpenQwen2VL.Tests.Shards;
 
@@ -50,7 +51,7 @@ public sealed class EvaluateCommandTests
             // Both decode greedily from the same ids; `generate` may run on past <|endofchunk|>, which evaluation stops at.
             string raw = p.GetProperty("raw_answer").GetString()!;
             Assert.StartsWith(raw, generated);
-            Assert.Equal(VqaEvaluationRunner.CutAnswer(raw), p.GetProperty("answer").GetString());
+            Assert.Equal(EvaluationProtocol.Official.Answer(raw, EvalAiAnswerProcessor.Process), p.GetProperty("answer").GetString());
         }
     }
 
@@ -108,5 +109,28 @@ public sealed class EvaluateCommandTests
         // Nothing answerable: a one-line error, not a stack trace.
         foreach (var f in files) File.WriteAllBytes(f, [1, 2, 3]);
         Assert.Contains("no question could be asked", CliInvocation.Failure(2, afterProgress: true, [.. data, .. ModelFlags()]));
+    }
+
+    [Fact]
+    public void AResultsFileWeWriteScoresBackToTheSameOfficialSummary()
+    {
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 3, images: 2);
+        string[] split = ["evaluate", "--questions", layout.EvalQuestions, "--annotations", layout.EvalAnnotations, "--images", layout.EvalImageRoot];
+        string a = Path.Combine(dir.Path, "a"), b = Path.Combine(dir.Path, "b");
+        Assert.Equal(0, Invoke([.. split, "--baseline", "majority-per-type", "--out", a]).Rc);
+        string results = Directory.GetFiles(a, "*_results.json").Single();
+        Assert.Equal(0, Invoke([.. split, "--results", results, "--out", b]).Rc);
+        JsonElement Official(string d) => JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(d, "*_summary.json").Single())).RootElement.GetProperty("official");
+        Assert.Equal(Official(a).GetRawText(), Official(b).GetRawText());
+
+        // A results file that misses a question, or answers one twice, is refused in one line.
+        var rows = JsonDocument.Parse(File.ReadAllText(results)).RootElement.EnumerateArray().Select(e => e.GetRawText()).ToArray();
+        File.WriteAllText(results, "[" + string.Join(",", rows.Skip(1)) + "]");
+        Assert.Contains("no answer for 1", CliInvocation.UserError([.. split, "--results", results]));
+        File.WriteAllText(results, "[" + string.Join(",", rows.Append(rows[0])) + "]");
+        Assert.Contains("more than once", CliInvocation.UserError([.. split, "--results", results]));
+        Assert.Contains("--benchmark vqav2", CliInvocation.UserError([.. split, "--benchmark", "gqa", "--results", results]));
+        Assert.Contains("--protocol", CliInvocation.UserError([.. split, "--baseline", "majority", "--protocol", "lmms"]));
     }
 }

@@ -19,11 +19,13 @@ public class VqaAccuracyTests
         Assert.Equal(expected, VqaAccuracy.Score("red", Refs(matching)), 12);
 
     [Fact]
-    public void BothSidesAreNormalised()
+    public void BothSidesAreNormalisedOnlyWhenTheAnswersDisagree()
     {
-        Assert.Equal(1.0, VqaAccuracy.Score("Three.", Refs(10, "3")));
+        Assert.Equal(1.0, VqaAccuracy.Score("Three.", Refs(9, "3", "4")));
         Assert.Equal(0.9, VqaAccuracy.Score("3", Refs(3, "three", "four")), 12);
-        Assert.Equal(1.0, VqaAccuracy.Score("the left", Refs(10, "Left!")));
+        // Unanimous answers: the official code compares the stripped strings as they are.
+        Assert.Equal(0.0, VqaAccuracy.Score("Three.", Refs(10, "3")));
+        Assert.Equal(1.0, VqaAccuracy.Score(" 3\t", Refs(10, "3")));
     }
 
     [Fact]
@@ -39,14 +41,17 @@ public class VqaAccuracyTests
         }
     }
 
-    // Literal reading of the definition: build every leave-one-annotator-out subset as its own list.
+    // Literal reading of the definition: build every leave-one-annotator-out subset as its own list; normalise
+    // only when the stripped answers are not all the same.
     private static double Naive(string pred, string[] refs)
     {
-        string p = VqaAnswerNormalizer.Normalize(pred);
+        bool unanimous = refs.Select(r => r.Trim()).Distinct().Count() == 1;
+        Func<string, string> norm = unanimous ? r => r.Trim() : VqaAnswerNormalizer.Normalize;
+        string p = norm(pred);
         var scores = new List<double>();
         for (int leftOut = 0; leftOut < refs.Length; leftOut++)
         {
-            var subset = refs.Where((_, i) => i != leftOut).Select(VqaAnswerNormalizer.Normalize).ToList();
+            var subset = refs.Where((_, i) => i != leftOut).Select(norm).ToList();
             scores.Add(Math.Min(1.0, subset.Count(a => a == p) / 3.0));
         }
         return scores.Average();

@@ -3,6 +3,7 @@ using System.Text.Json;
 using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Evaluation.Benchmarks;
 using OpenQwen2VL.Evaluation.Vqa;
 using Spectre.Console;
 
@@ -18,9 +19,20 @@ public sealed class EvaluateCommand : ICliCommand
     /// <summary>A baseline that answers without a model.</summary>
     public enum BaselineChoice { Majority, MajorityPerType }
 
+    /// <summary>The benchmarks `--benchmark` selects.</summary>
+    public enum BenchmarkChoice { Vqav2, Gqa, Textvqa, Pope }
+
     public Command Build()
     {
-        var data = new Option<string?>("--data") { Description = "a folder written by oqvl synth: its evaluation split (instead of --questions/--annotations/--images)", HelpName = "DIR" };
+        var data = new Option<string?>("--data") { Description = "vqav2: a folder written by oqvl synth (instead of --questions/--annotations/--images); gqa: testdev questions JSON; textvqa: TextVQA_0.5.1_val.json; pope: POPE JSON lines", HelpName = "PATH" };
+        var benchmark = new Option<BenchmarkChoice>("--benchmark") { Description = "vqav2, gqa, textvqa or pope", DefaultValueFactory = _ => BenchmarkChoice.Vqav2 };
+        var protocol = new Option<EvaluationProtocolKind>("--protocol") { Description = "official (the benchmark's own) or open-qwen2vl (the reference harness: plain prompt, stop at , . newline, delete . and ,, lower-case)", DefaultValueFactory = _ => EvaluationProtocolKind.Official };
+        protocol.CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
+        {
+            "official" => EvaluationProtocolKind.Official,
+            "open-qwen2vl" or "openqwen2vl" => EvaluationProtocolKind.OpenQwen2VL,
+            var other => Fail(r, $"--protocol {other}: expected official or open-qwen2vl"),
+        };
         var questions = new Option<string?>("--questions") { Description = "VQAv2-style questions JSON", HelpName = "FILE" };
         var annotations = new Option<string?>("--annotations") { Description = "VQAv2-style annotations JSON", HelpName = "FILE" };
         var images = new Option<string?>("--images") { Description = "image folder", HelpName = "DIR" };
@@ -33,17 +45,25 @@ public sealed class EvaluateCommand : ICliCommand
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
         var model = new ModelOptions();
 
-        var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a model, a results file or a majority baseline");
-        foreach (var o in new Option[] { data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; official metrics) of a model, or VQAv2 of a results file or a majority baseline");
+        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
-            var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images));
+            var chosenProtocol = EvaluationProtocol.For(r.GetValue(protocol));
+            if (r.GetValue(benchmark) != BenchmarkChoice.Vqav2)
+            {
+                if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
+                    throw new CliUserException("--results, --baseline, --shots, --questions and --annotations are for --benchmark vqav2");
+                return RunBenchmark(r, r.GetValue(benchmark), r.GetValue(data), r.GetValue(images), model, chosenProtocol, r.GetValue(outDir), r.GetValue(limit));
+            }
+            bool scoringResults = r.GetValue(results) is not null;
+            var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images), scoringResults);
             bool hasModel = r.GetValue(model.Model) is not null || r.GetValue(model.Llm) is not null;
             int sources = new[] { r.GetValue(results) is not null, r.GetValue(baseline) is not null, hasModel }.Count(x => x);
             if (sources != 1) throw new CliUserException("give exactly one of --model (or --llm with --vision), --results or --baseline");
             VqaDataset dataset;
-            try { dataset = VqaDataset.Load(q, a, img, r.GetValue(pattern)!); }
+            try { dataset = VqaDataset.Load(q, a, img, r.GetValue(pattern)!, requireImages: !scoringResults); }
             catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
             { throw new CliUserException($"not a VQAv2 questions/annotations pair: {e.Message}"); }
             if (dataset.Items.Count == 0) throw new CliUserException($"no usable questions ({string.Join(", ", dataset.Skipped.Select(kv => $"{kv.Key}: {kv.Value}"))})");
@@ -58,8 +78,13 @@ public sealed class EvaluateCommand : ICliCommand
                 generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
                     loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
             }
-            else generator = r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!.Value, dataset);
-            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style };
+            else generator = r.GetValue(results) is { } path ? FromResultsFile(path, dataset) : Baseline(r.GetValue(baseline)!.Value, dataset);
+            // A results file is scored exactly as written, as the official evaluator would see it.
+            var options = new VqaEvaluationOptions
+            {
+                Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style,
+                Protocol = chosenProtocol, ProcessAnswers = !scoringResults,
+            };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
             {
                 if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} questions");
@@ -74,7 +99,7 @@ public sealed class EvaluateCommand : ICliCommand
     }
 
     /// <summary>The evaluation split: from a synth folder's manifest, or the three explicit paths.</summary>
-    static (string Questions, string Annotations, string Images) Split(string? data, string? questions, string? annotations, string? images)
+    static (string Questions, string Annotations, string Images) Split(string? data, string? questions, string? annotations, string? images, bool scoringResults)
     {
         if (data is not null)
         {
@@ -87,7 +112,7 @@ public sealed class EvaluateCommand : ICliCommand
             throw new CliUserException("give --data SYNTH_DIR, or --questions, --annotations and --images");
         foreach (var f in new[] { questions, annotations })
             if (!File.Exists(f)) throw new CliUserException($"file not found: {f}");
-        if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
+        if (!Directory.Exists(images) && !scoringResults) throw new CliUserException($"image folder not found: {images}");
         return (questions, annotations, images);
     }
 
@@ -102,19 +127,57 @@ public sealed class EvaluateCommand : ICliCommand
     private static IVqaAnswerGenerator Baseline(BaselineChoice choice, VqaDataset data) =>
         new MajorityAnswerBaseline(data.Items, perQuestionType: choice == BaselineChoice.MajorityPerType).AsGenerator(data.Items);
 
-    private static IVqaAnswerGenerator FromResultsFile(string path)
+    private static IVqaAnswerGenerator FromResultsFile(string path, VqaDataset data)
     {
         if (!File.Exists(path)) throw new CliUserException($"file not found: {path}");
-        Dictionary<long, string> answers;
-        try
+        var answers = VqaResultsFile.Read(path);
+        // Like the official loadRes, the file must answer exactly the split's questions; --limit scores the first N of them.
+        VqaResultsFile.RequireSameQuestions(path, answers, data.Items.Select(i => i.QuestionId));
+        return new DelegateAnswerGenerator(Path.GetFileNameWithoutExtension(path), p => answers[p.QueryQuestionId]);
+    }
+
+    /// <summary>A GQA, TextVQA or POPE run of a model through the generic benchmark runner.</summary>
+    private static int RunBenchmark(ParseResult r, BenchmarkChoice choice, string? data, string? images, ModelOptions model,
+        EvaluationProtocol protocol, string? outDir, int? limit)
+    {
+        if (data is null || images is null) throw new CliUserException($"--benchmark {Name(choice)} needs --data FILE and --images DIR");
+        if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
+        if (r.GetValue(model.Model) is null && r.GetValue(model.Llm) is null) throw new CliUserException($"--benchmark {Name(choice)} needs --model (or --llm with --vision)");
+        IBenchmark benchmark = choice switch
         {
-            using var doc = JsonDocument.Parse(BoundedFile.ReadAllBytes(path, VqaDataset.MaxJsonBytes, "a VQAv2 results file"));
-            answers = doc.RootElement.EnumerateArray().ToDictionary(e => e.GetProperty("question_id").GetInt64(), e => e.GetProperty("answer").GetString() ?? "");
-        }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or ArgumentException)
-        { throw new CliUserException($"not a VQAv2 results file [{{question_id, answer}}]: {e.Message}"); }
-        // A question the file does not answer scores 0, like an empty answer.
-        return new DelegateAnswerGenerator(Path.GetFileNameWithoutExtension(path), p => answers.GetValueOrDefault(p.QueryQuestionId, ""));
+            BenchmarkChoice.Gqa => GqaBenchmark.Load(data, images),
+            BenchmarkChoice.Textvqa => TextVqaBenchmark.Load(data, images),
+            _ => PopeBenchmark.Load(data, images),
+        };
+        if (benchmark.Items.Count == 0)
+            throw new CliUserException($"{data}: no usable items ({string.Join(", ", benchmark.SkippedOnLoad.Select(kv => $"{kv.Key}: {kv.Value}"))})");
+        using var loaded = model.Load(r, r.InvocationConfiguration.Error);
+        var style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
+        style = protocol.Style(style);
+        var generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
+            loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+        var progress = new Progress<(int Done, int Total)>(p =>
+        {
+            if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} items");
+        });
+        var result = BenchmarkRunner.Run(benchmark, generator, new BenchmarkRunOptions
+        {
+            Name = $"{generator.Name}_{benchmark.Name}", Protocol = protocol, Style = style, Limit = limit,
+        }, outDir, progress);
+        var table = new Table().AddColumn("metric").AddColumn("score").AddColumn("n");
+        foreach (var row in result.Rows) table.AddRow(row.Metric, $"{100 * row.Value:F2}", row.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        Console.WriteLine($"{result.Predictions.Count} items of {benchmark.Name} ({benchmark.SkippedOnLoad.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} while asking), protocol {result.Protocol}, generator {result.Generator}");
+        foreach (var (reason, count) in benchmark.SkippedOnLoad.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
+        return 0;
+    }
+
+    private static string Name(BenchmarkChoice choice) => choice.ToString().ToLowerInvariant();
+
+    private static EvaluationProtocolKind Fail(System.CommandLine.Parsing.ArgumentResult r, string message)
+    {
+        r.AddError(message);
+        return default;
     }
 
     private static void Print(VqaEvaluationResult result, VqaDataset data)
@@ -125,7 +188,7 @@ public sealed class EvaluateCommand : ICliCommand
         foreach (var (k, v) in result.AccuracyByQuestionType) table.AddRow($"question type: {k}", $"{100 * v:F2}");
         AnsiConsole.Write(table);
         Console.WriteLine($"{result.Predictions.Count} questions ({data.Skipped.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} for an unreadable image), " +
-            $"{result.Shots}-shot, generator {result.Generator}");
+            $"{result.Shots}-shot, protocol {result.Protocol}, generator {result.Generator}; official accuracy {result.OfficialOverall:F2}");
         foreach (var (reason, count) in data.Skipped.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         foreach (var e in result.Examples)
             Console.WriteLine($"  {Path.GetFileName(e.Item.ImagePath)}  Q: {e.Item.Question}  A: {e.Answer}  (ref {e.Item.MultipleChoiceAnswer}, acc {e.Accuracy:F2})");

@@ -52,6 +52,10 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
         return ids.Select(t => (long)t).ToArray();
     }
 
+    /// <summary>The id of a stop text that the tokenizer encodes as exactly one token.</summary>
+    private long StopTokenId(string text) => _tokenizer.Encode(text) is [var id]
+        ? id : throw new ArgumentException($"stop text {text} is not one token of this tokenizer");
+
     public string Generate(VqaPrompt prompt)
     {
         var ids = PromptIds(prompt);
@@ -69,8 +73,9 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
             }
             pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_pixelType, _device);
         }
-        var output = _vlm.Generate(ids, pixels, MaxNewTokens, _stop);
-        var answer = output.Where(t => !_stop.Contains(t)).Select(t => (int)t).ToArray();
+        var stop = prompt.StopTexts.Count == 0 ? _stop : _stop.Concat(prompt.StopTexts.Select(StopTokenId)).ToArray();
+        var output = _vlm.Generate(ids, pixels, MaxNewTokens, stop);
+        var answer = output.Where(t => !stop.Contains(t)).Select(t => (int)t).ToArray();
         return _tokenizer.Decode(answer, skipSpecial: true).Trim();
     }
 }

@@ -14,6 +14,9 @@ public static partial class VqaAnswerNormalizer
 {
     private static readonly char[] Punctuation = [';', '/', '[', ']', '"', '{', '}', '(', ')', '=', '+', '\\', '_', '-', '>', '<', '@', '`', ',', '?', '!'];
 
+    /// <summary>re.UNICODE (32), passed positionally as the count of <c>periodStrip.sub</c>.</summary>
+    private const int OfficialPeriodCount = 32;
+
     private static readonly HashSet<string> Articles = ["a", "an", "the"];
 
     /// <summary>The official "manual map": number words to digits.</summary>
@@ -63,9 +66,11 @@ public static partial class VqaAnswerNormalizer
     /// <summary>Full normalisation of one answer: whitespace, punctuation, then digits/articles/contractions.</summary>
     public static string Normalize(string answer)
     {
-        string text = answer.Replace('\n', ' ').Replace('\t', ' ').Trim();
-        return DigitsArticlesContractions(StripPunctuation(text));
+        return DigitsArticlesContractions(StripPunctuation(StripWhitespace(answer)));
     }
+
+    /// <summary>What the official evaluator does to every answer first: tabs and newlines become spaces, then Python's strip().</summary>
+    public static string StripWhitespace(string answer) => PythonText.Strip(answer.Replace('\n', ' ').Replace('\t', ' '));
 
     /// <summary>
     /// The official punctuation step. A punctuation mark is deleted when the text has it next to a space
@@ -82,15 +87,16 @@ public static partial class VqaAnswerNormalizer
             sb.Replace(p.ToString(), touchesSpace || hasDigitComma ? "" : " ");
         }
         // The official pattern "(?!<=\d)(\.)(?!\d)" has a mistyped look-behind that never triggers: it
-        // removes every period that is not followed by a digit, so "2.5" keeps its point.
-        return PeriodNotBeforeDigit().Replace(sb.ToString(), "");
+        // removes every period that is not followed by a digit, so "2.5" keeps its point. Its call passes
+        // re.UNICODE where sub() takes the count, so only the first 32 such periods go.
+        return PeriodNotBeforeDigit().Replace(sb.ToString(), "", OfficialPeriodCount);
     }
 
     /// <summary>Lower-case, split on whitespace, number words → digits, drop articles, restore contractions.</summary>
     public static string DigitsArticlesContractions(string text)
     {
         var words = new List<string>();
-        foreach (var raw in text.ToLowerInvariant().Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+        foreach (var raw in PythonText.Split(text.ToLowerInvariant()))
         {
             string word = NumberWords.GetValueOrDefault(raw, raw);
             if (!Articles.Contains(word)) words.Add(word);

@@ -32,7 +32,8 @@ public sealed class VqaDataset
     public required int QuestionsRead { get; init; }
     public required IReadOnlyDictionary<string, int> Skipped { get; init; }
 
-    public static VqaDataset Load(string questionsPath, string annotationsPath, string imageRoot, string imageFilePattern = DefaultImageFilePattern)
+    /// <param name="requireImages">false when scoring a results file: no image is read, so a missing one skips nothing</param>
+    public static VqaDataset Load(string questionsPath, string annotationsPath, string imageRoot, string imageFilePattern = DefaultImageFilePattern, bool requireImages = true)
     {
         using var qDoc = UntrustedJson.Parse(BoundedFile.ReadAllBytes(questionsPath, MaxJsonBytes, "a VQA questions file"), questionsPath, "a VQA questions file");
         using var aDoc = UntrustedJson.Parse(BoundedFile.ReadAllBytes(annotationsPath, MaxJsonBytes, "a VQA annotations file"), annotationsPath, "a VQA annotations file");
@@ -63,7 +64,7 @@ public sealed class VqaDataset
                     .Select((x, i) => UntrustedJson.String(x, "answer", annotationsPath, $"answer {i} of question {qid}")).ToArray()
                 : [];
             if (reason is null && answers.Length == 0) reason = "no_answers";
-            if (reason is null && !File.Exists(imagePath)) reason = "image_missing";
+            if (reason is null && requireImages && !File.Exists(imagePath)) reason = "image_missing";
             if (reason is not null)
             {
                 skipped[reason] = skipped.GetValueOrDefault(reason) + 1;

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using OpenQwen2VL.Data.Shards;
+using OpenQwen2VL.Evaluation.Benchmarks;
 using OpenQwen2VL.Model.Generation;
 
 namespace OpenQwen2VL.Evaluation.Vqa;
@@ -17,6 +18,13 @@ public sealed record VqaEvaluationOptions
     public VqaPromptStyle Style { get; init; } = VqaPromptStyle.Plain;
     /// <summary>Evaluate only the first N questions (all when null).</summary>
     public int? Limit { get; init; }
+    /// <summary>How a generated text becomes the written answer (and which prompt style and stop texts it needs).</summary>
+    public EvaluationProtocol Protocol { get; init; } = EvaluationProtocol.Official;
+    /// <summary>
+    /// False when the generator returns finished answers (a results file being scored): they are then scored and
+    /// written exactly as given, as the official evaluator would see them.
+    /// </summary>
+    public bool ProcessAnswers { get; init; } = true;
     /// <summary>How many predictions to keep as examples in the summary.</summary>
     public int ExampleCount { get; init; } = 6;
 }
@@ -38,7 +46,17 @@ public sealed record VqaEvaluationResult(
     IReadOnlyList<VqaPrediction> Predictions,
     IReadOnlyList<VqaPrediction> Examples,
     IReadOnlyDictionary<string, int> Skipped,
-    double Seconds);
+    double Seconds,
+    string Protocol = "official")
+{
+    /// <summary>The official evaluator's <c>accuracy</c> dict for these predictions: percentages rounded to 2 decimals.</summary>
+    public double OfficialOverall => VqaAccuracy.OfficialMeanPercent(Predictions.Select(p => p.Accuracy));
+    public IReadOnlyDictionary<string, double> OfficialPerQuestionType => OfficialBy(p => p.Item.QuestionType);
+    public IReadOnlyDictionary<string, double> OfficialPerAnswerType => OfficialBy(p => p.Item.AnswerType);
+
+    private SortedDictionary<string, double> OfficialBy(Func<VqaPrediction, string> key) =>
+        new(Predictions.GroupBy(key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => VqaAccuracy.OfficialMeanPercent(g.Select(p => p.Accuracy))), StringComparer.Ordinal);
+}
 
 /// <summary>
 /// Runs any <see cref="IVqaAnswerGenerator"/> over a <see cref="VqaDataset"/>: builds the zero- or k-shot prompt,
@@ -59,17 +77,19 @@ public static class VqaEvaluationRunner
         var sw = Stopwatch.StartNew();
         var items = options.Limit is { } n ? data.Items.Take(n).ToArray() : data.Items.ToArray();
         if (items.Length == 0) throw new ArgumentException("no questions to evaluate");
-        var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, options.Style);
+        var protocol = options.Protocol;
+        var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, protocol.Style(options.Style));
         var predictions = new List<VqaPrediction>(items.Length);
         var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
         int done = 0;
         foreach (var item in items)
         {
-            var prompt = builder.Build(item);
+            var prompt = builder.Build(item) with { StopTexts = options.ProcessAnswers ? protocol.StopTexts : [] };
             try
             {
                 string raw = generator.Generate(prompt);
-                string answer = CutAnswer(raw);
+                // What is written to the results file is what is scored, so the summary equals the official code on that file.
+                string answer = options.ProcessAnswers ? protocol.Answer(raw, EvalAiAnswerProcessor.Process) : raw;
                 predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
             }
             catch (UnreadableImageException e)
@@ -90,7 +110,7 @@ public static class VqaEvaluationRunner
         var result = new VqaEvaluationResult(options.Name, generator.Name, options.Shots,
             predictions.Average(p => p.Accuracy),
             MeanBy(predictions, p => p.Item.AnswerType), MeanBy(predictions, p => p.Item.QuestionType),
-            predictions, predictions.Take(options.ExampleCount).ToArray(), skipped, sw.Elapsed.TotalSeconds);
+            predictions, predictions.Take(options.ExampleCount).ToArray(), skipped, sw.Elapsed.TotalSeconds, protocol.Name);
         if (outputDir is not null) Write(result, outputDir);
         return result;
     }
@@ -128,7 +148,9 @@ public static class VqaEvaluationRunner
             JsonSerializer.Serialize(r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }), Json));
         AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
         {
-            name = r.Name, generator = r.Generator, shots = r.Shots, questions = r.Predictions.Count, skipped = r.Skipped,
+            name = r.Name, generator = r.Generator, protocol = r.Protocol, shots = r.Shots, questions = r.Predictions.Count, skipped = r.Skipped,
+            // The official evaluator's accuracy dict (percent, 2 decimals) on the results file written beside this summary.
+            official = new { overall = r.OfficialOverall, perQuestionType = r.OfficialPerQuestionType, perAnswerType = r.OfficialPerAnswerType },
             accuracy = r.Accuracy, accuracy_by_answer_type = r.AccuracyByAnswerType, accuracy_by_question_type = r.AccuracyByQuestionType,
             seconds = r.Seconds,
             examples = r.Examples.Select(p => new { question_id = p.Item.QuestionId, image = p.Item.ImagePath, question = p.Item.Question, answer = p.Answer, multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy }),

@@ -5,7 +5,11 @@ namespace OpenQwen2VL.Evaluation.Vqa;
 /// in marker order, demonstrations first and the query image last. <see cref="QueryQuestionId"/> is for
 /// logging and for answer-prior baselines; a model answers from the text and images only.
 /// </summary>
-public sealed record VqaPrompt(string Text, IReadOnlyList<string> ImagePaths, long QueryQuestionId, IReadOnlyList<long> DemonstrationQuestionIds);
+public sealed record VqaPrompt(string Text, IReadOnlyList<string> ImagePaths, long QueryQuestionId, IReadOnlyList<long> DemonstrationQuestionIds)
+{
+    /// <summary>Texts (each a single token) that also end the answer, e.g. the reference harness's <c>,</c> <c>.</c> and newline.</summary>
+    public IReadOnlyList<string> StopTexts { get; init; } = [];
+}
 
 /// <summary>How the prompt is framed: plain text for a pre-trained model, Qwen2 ChatML for an instruction-tuned one.</summary>
 public enum VqaPromptStyle { Plain, Chat }
