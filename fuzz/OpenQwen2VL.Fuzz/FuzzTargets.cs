@@ -14,6 +14,7 @@ public static class FuzzTargets
         new TokenizerJsonTarget(),
         new LlavaJsonTarget(env),
         new VqaJsonTarget(),
+        new BenchmarkJsonTarget(),
         new ImageHeaderTarget(),
     ];
 
