@@ -30,10 +30,11 @@ public sealed class EvaluateCommand : ICliCommand
         var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = CommonOptions.Seed("seed of the demonstration draw");
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
+        var batchSize = new Option<int>("--batch-size") { Description = "questions a model answers together (answers do not depend on it)", DefaultValueFactory = _ => 8, HelpName = "N" }.InRange(1, 1024);
         var model = new ModelOptions();
 
         var cmd = new Command("evaluate", "VQAv2 accuracy (official metric) of a model, a results file or a majority baseline");
-        foreach (var o in new Option[] { data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit, batchSize }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -58,7 +59,7 @@ public sealed class EvaluateCommand : ICliCommand
                     loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
             }
             else generator = r.GetValue(results) is { } path ? FromResultsFile(path) : Baseline(r.GetValue(baseline)!.Value, dataset);
-            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style };
+            var options = new VqaEvaluationOptions { Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style, BatchSize = r.GetValue(batchSize) };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
             {
                 if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} questions");
