@@ -26,5 +26,7 @@ public static class CachedScalars
     /// <summary>The label the losses skip (HF's -100, <see cref="VlmBatch.IgnoreIndex"/>).</summary>
     public static readonly Scalar IgnoreIndex = VlmBatch.IgnoreIndex.ToScalar();
     /// <summary>log(100), a float: the cap on a contrastive loss's learned temperature (CLIP, SigLIP).</summary>
+    /// <summary>-inf, the score of a token that sampling has removed.</summary>
+    public static readonly Scalar NegativeInfinity = double.NegativeInfinity.ToScalar();
     public static readonly Scalar LogOf100 = MathF.Log(100f).ToScalar();
 }

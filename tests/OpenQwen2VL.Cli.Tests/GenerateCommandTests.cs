@@ -114,4 +114,44 @@ public sealed class GenerateCommandTests
         // An HF LLM folder is not a VLM.
         Assert.Contains("--llm", CliInvocation.UserError("generate", "--model", ReferenceFixtures.File("qwen2"), "--prompt", "hi"));
     }
+
+    private static string[] Fixture(params string[] extra)
+    {
+        var images = JsonSerializer.Deserialize<string[]>(ReferenceFixtures.Metadata("preprocess_case.safetensors")["files"])!;
+        int pool = ReferenceFixtures.PoolSizes()[0];
+        return [
+            "generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"),
+            "--projector", ReferenceFixtures.File("projector.safetensors"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"),
+            "--image", ReferenceFixtures.File("images", images[0]), "--prompt", "<s><image>\n",
+            "--visual-tokens", (pool * pool).ToString(System.Globalization.CultureInfo.InvariantCulture), "--max-new-tokens", "6", "--show-ids", .. extra,
+        ];
+    }
+
+    [Theory]
+    [InlineData("--temperature 0 --sample", "--temperature 0: must be > 0")]
+    [InlineData("--temperature -1 --sample", "--temperature -1: must be > 0")]
+    [InlineData("--top-p 0 --sample", "--top-p 0: must be in (0, 1]")]
+    [InlineData("--top-p 1.5 --sample", "--top-p 1.5: must be in (0, 1]")]
+    [InlineData("--top-k -1 --sample", "--top-k -1: must be >= 0")]
+    [InlineData("--repetition-penalty 0", "--repetition-penalty 0: must be > 0")]
+    [InlineData("--temperature 0.7", "--temperature applies to sampling only: add --sample")]
+    [InlineData("--top-k 3", "--top-k applies to sampling only: add --sample")]
+    public void SamplingOptionsOutsideTheirRangeAreOneLineUserErrors(string options, string expected) =>
+        Assert.Contains(expected, CliInvocation.UserError(["generate", "--llm", "/nonexistent/llm", "--prompt", "hi", .. options.Split(' ')]));
+
+    [Fact]
+    public void AnEmptyStopStringIsAUserError() =>
+        Assert.Contains("--stop: an empty stop string", CliInvocation.UserError("generate", "--llm", "/nonexistent/llm", "--prompt", "hi", "--stop", ""));
+
+    [Fact]
+    public void SeededSamplingRepeatsAndTopKOneIsGreedy()
+    {
+        var greedy = Invoke(Fixture());
+        var sampled = Invoke(Fixture("--sample", "--temperature", "1.3", "--top-p", "0.9", "--seed", "4"));
+        var again = Invoke(Fixture("--sample", "--temperature", "1.3", "--top-p", "0.9", "--seed", "4"));
+        var topOne = Invoke(Fixture("--sample", "--top-k", "1", "--seed", "9"));
+        Assert.All(new[] { greedy, sampled, again, topOne }, r => Assert.Equal(0, r.Rc));
+        Assert.Equal(IdsLine(sampled.Out, "generated ids"), IdsLine(again.Out, "generated ids"));
+        Assert.Equal(IdsLine(greedy.Out, "generated ids"), IdsLine(topOne.Out, "generated ids"));
+    }
 }

@@ -43,10 +43,11 @@ public sealed class EvaluateCommand : ICliCommand
         var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 }.AtLeast(0);
         var seed = CommonOptions.Seed("seed of the demonstration draw");
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
+        var batchSize = new Option<int>("--batch-size") { Description = "questions a model answers together (answers do not depend on it)", DefaultValueFactory = _ => 8, HelpName = "N" }.InRange(1, 1024);
         var model = new ModelOptions();
 
         var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; official metrics) of a model, or VQAv2 of a results file or a majority baseline");
-        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit, batchSize }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -55,7 +56,7 @@ public sealed class EvaluateCommand : ICliCommand
             {
                 if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
                     throw new CliUserException("--results, --baseline, --shots, --questions and --annotations are for --benchmark vqav2");
-                return RunBenchmark(r, r.GetValue(benchmark), r.GetValue(data), r.GetValue(images), model, chosenProtocol, r.GetValue(outDir), r.GetValue(limit));
+                return RunBenchmark(r, r.GetValue(benchmark), r.GetValue(data), r.GetValue(images), model, chosenProtocol, r.GetValue(outDir), r.GetValue(limit), r.GetValue(batchSize));
             }
             bool scoringResults = r.GetValue(results) is not null;
             var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images), scoringResults);
@@ -83,7 +84,7 @@ public sealed class EvaluateCommand : ICliCommand
             var options = new VqaEvaluationOptions
             {
                 Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style,
-                Protocol = chosenProtocol, ProcessAnswers = !scoringResults,
+                Protocol = chosenProtocol, ProcessAnswers = !scoringResults, BatchSize = r.GetValue(batchSize),
             };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
             {
@@ -138,7 +139,7 @@ public sealed class EvaluateCommand : ICliCommand
 
     /// <summary>A GQA, TextVQA or POPE run of a model through the generic benchmark runner.</summary>
     private static int RunBenchmark(ParseResult r, BenchmarkChoice choice, string? data, string? images, ModelOptions model,
-        EvaluationProtocol protocol, string? outDir, int? limit)
+        EvaluationProtocol protocol, string? outDir, int? limit, int batchSize)
     {
         if (data is null || images is null) throw new CliUserException($"--benchmark {Name(choice)} needs --data FILE and --images DIR");
         if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
@@ -162,7 +163,7 @@ public sealed class EvaluateCommand : ICliCommand
         });
         var result = BenchmarkRunner.Run(benchmark, generator, new BenchmarkRunOptions
         {
-            Name = $"{generator.Name}_{benchmark.Name}", Protocol = protocol, Style = style, Limit = limit,
+            Name = $"{generator.Name}_{benchmark.Name}", Protocol = protocol, Style = style, Limit = limit, BatchSize = batchSize,
         }, outDir, progress);
         var table = new Table().AddColumn("metric").AddColumn("score").AddColumn("n");
         foreach (var row in result.Rows) table.AddRow(row.Metric, $"{100 * row.Value:F2}", row.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));

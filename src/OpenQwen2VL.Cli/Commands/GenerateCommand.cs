@@ -13,7 +13,7 @@ namespace OpenQwen2VL.Cli.Commands;
 
 /// <summary>
 /// <c>oqvl generate</c>: loads a VLM (any model source), decodes and preprocesses the images with the vision tower's
-/// transform, and prints the greedy continuation of the prompt. Load reports go to stderr, the generated text to stdout.
+/// transform, and prints the continuation of the prompt (greedy, or sampled: see <see cref="SamplingOptions"/>). Load reports go to stderr, the generated text to stdout.
 /// </summary>
 public sealed class GenerateCommand : ICliCommand
 {
@@ -24,10 +24,12 @@ public sealed class GenerateCommand : ICliCommand
         var prompt = new Option<string>("--prompt") { Description = "prompt text; <image> marks where an image goes (default: one per image before the text)", Required = true };
         var maxNew = CommonOptions.Positive("--max-new-tokens", "most tokens to generate", 16);
         var showIds = new Option<bool>("--show-ids") { Description = "also print the prompt and generated token ids" };
+        var sampling = new SamplingOptions();
 
-        var cmd = new Command("generate", "Greedy generation with images from a trained model (a run folder, a model folder or a released checkpoint)");
+        var cmd = new Command("generate", "Generation with images from a trained model (a run folder, a model folder or a released checkpoint): greedy, or sampled with --sample");
         model.AddTo(cmd);
         foreach (var o in new Option[] { images, prompt, maxNew, showIds }) cmd.Options.Add(o);
+        sampling.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var paths = r.GetValue(images) ?? [];
@@ -39,7 +41,9 @@ public sealed class GenerateCommand : ICliCommand
             long[] generated;
             using (NewDisposeScope())
             {
-                try { generated = loaded.Model.Generate(promptIds, Pixels(loaded, paths), r.GetValue(maxNew), loaded.StopTokenIds); }
+                var options = sampling.Options(r, r.GetValue(maxNew));
+                var stop = sampling.StopCriteria(r, loaded.StopTokenIds, ids => loaded.Tokenizer.Decode(ids.Select(i => (int)i).ToArray(), skipSpecial: false));
+                try { generated = loaded.Model.Generate([new GenerationPrompt(promptIds, Pixels(loaded, paths), stop)], options)[0]; }
                 catch (PromptTooLongException e) { throw new CliUserException($"--prompt: {e.Message}"); }
             }
             var output = r.InvocationConfiguration.Output;

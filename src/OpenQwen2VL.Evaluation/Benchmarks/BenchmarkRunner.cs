@@ -18,6 +18,8 @@ public sealed record BenchmarkRunOptions
     public VqaPromptStyle Style { get; init; } = VqaPromptStyle.Plain;
     /// <summary>Evaluate only the first N items (all when null).</summary>
     public int? Limit { get; init; }
+    /// <summary>Items answered together (<see cref="IVqaAnswerGenerator.GenerateBatch"/>); answers do not depend on it.</summary>
+    public int BatchSize { get; init; } = 8;
 }
 
 /// <summary>The outcome of a run: its summary rows (headline first), the predictions and the items skipped while asking, by reason.</summary>
@@ -48,20 +50,27 @@ public static class BenchmarkRunner
         var style = options.Protocol.Style(options.Style);
         var predictions = new List<BenchmarkPrediction>(items.Length);
         var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        for (int i = 0; i < items.Length; i++)
+        int batch = Math.Max(1, options.BatchSize);
+        for (int start = 0; start < items.Length; start += batch)
         {
-            var item = items[i];
             // The position is the prompt's id: benchmark ids are strings, generators only log it.
-            var prompt = new VqaPrompt(benchmark.PromptText(item, style), item.ImagePaths, i, []) { StopTexts = options.Protocol.StopTexts };
-            try
+            var prompts = items.Skip(start).Take(batch)
+                .Select((item, k) => new VqaPrompt(benchmark.PromptText(item, style), item.ImagePaths, start + k, []) { StopTexts = options.Protocol.StopTexts })
+                .ToArray();
+            var attempts = generator.GenerateBatch(prompts);
+            for (int k = 0; k < prompts.Length; k++)
             {
-                string raw = generator.Generate(prompt);
-                string answer = benchmark.Answer(raw, options.Protocol);
-                predictions.Add(new BenchmarkPrediction(item, raw, answer, benchmark.Score(item, answer)));
+                var item = items[start + k];
+                try
+                {
+                    string raw = attempts[k].AnswerOrThrow();
+                    string answer = benchmark.Answer(raw, options.Protocol);
+                    predictions.Add(new BenchmarkPrediction(item, raw, answer, benchmark.Score(item, answer)));
+                }
+                catch (UnreadableImageException e) { Count(skipped, "image_" + e.Reason); }
+                catch (PromptTooLongException) { Count(skipped, VqaEvaluationRunner.PromptTooLong); }
+                progress?.Report((start + k + 1, items.Length));
             }
-            catch (UnreadableImageException e) { Count(skipped, "image_" + e.Reason); }
-            catch (PromptTooLongException) { Count(skipped, VqaEvaluationRunner.PromptTooLong); }
-            progress?.Report((i + 1, items.Length));
         }
         if (predictions.Count == 0)
             throw new InvalidDataException($"{benchmark.Name}: no item could be asked: {string.Join(", ", skipped.Select(p => $"{p.Key} {p.Value}"))}");

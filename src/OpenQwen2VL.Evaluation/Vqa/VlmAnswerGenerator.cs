@@ -1,6 +1,7 @@
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
+using OpenQwen2VL.Model.Generation;
 using OpenQwen2VL.Model.Vlm;
 using static TorchSharp.torch;
 
@@ -9,7 +10,7 @@ namespace OpenQwen2VL.Evaluation.Vqa;
 /// <summary>
 /// Answers VQA prompts with a <see cref="VisionLanguageModel"/>: the prompt text is tokenized piece by piece
 /// around its <c>&lt;image&gt;</c> placeholders (each becomes the image marker, as in the training data), the
-/// images are preprocessed like the training images, and the answer is greedy-decoded (≤ <see cref="MaxNewTokens"/>)
+/// images are preprocessed like the training images, and the answers are greedy-decoded in batches (≤ <see cref="MaxNewTokens"/>)
 /// until an end token.
 /// </summary>
 public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
@@ -56,26 +57,50 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
     private long StopTokenId(string text) => _tokenizer.Encode(text) is [var id]
         ? id : throw new ArgumentException($"stop text {text} is not one token of this tokenizer");
 
-    public string Generate(VqaPrompt prompt)
-    {
-        var ids = PromptIds(prompt);
+    public string Generate(VqaPrompt prompt) => GenerateBatch([prompt])[0].AnswerOrThrow();
 
+    /// <summary>
+    /// Greedy answers of several prompts in one batched generation (rows of any length and image count); a prompt
+    /// whose image cannot be read or that is too long for the model is a failed attempt and stays out of the batch.
+    /// </summary>
+    public IReadOnlyList<VqaAnswerAttempt> GenerateBatch(IReadOnlyList<VqaPrompt> prompts)
+    {
         using var scope = NewDisposeScope();
-        Tensor? pixels = null;
-        if (prompt.ImagePaths.Count > 0)
+        var attempts = new VqaAnswerAttempt?[prompts.Count];
+        var rows = new List<GenerationPrompt>();
+        var rowOf = new List<int>();
+        var stops = new long[prompts.Count][];
+        int maxPositions = _vlm.Llm.Config.MaxPositionEmbeddings;
+        for (int i = 0; i < prompts.Count; i++)
         {
-            var buffer = new float[prompt.ImagePaths.Count * _preprocessor.OutputLength];
-            for (int i = 0; i < prompt.ImagePaths.Count; i++)
-            {
-                byte[] encoded = VqaImageFile.Read(prompt.ImagePaths[i]);
-                if (!_preprocessor.TryPreprocess(encoded, ImageLimits.Default, buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
-                    throw new UnreadableImageException(prompt.ImagePaths[i], reason ?? ImageSkipReasons.CorruptImage);
-            }
-            pixels = tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_pixelType, _device);
+            var ids = PromptIds(prompts[i]);
+            long length = _vlm.SplicedLength(ids);
+            if (length >= maxPositions) { attempts[i] = new VqaAnswerAttempt(null, new PromptTooLongException((int)Math.Min(length, int.MaxValue), maxPositions)); continue; }
+            // A protocol's stop texts (the reference harness stops at , . and newline) join the model's stop tokens for that row.
+            stops[i] = prompts[i].StopTexts.Count == 0 ? _stop : [.. _stop, .. prompts[i].StopTexts.Select(StopTokenId)];
+            try { rows.Add(new GenerationPrompt(ids, Pixels(prompts[i]), new StopCriteria(stops[i]))); rowOf.Add(i); }
+            catch (UnreadableImageException e) { attempts[i] = new VqaAnswerAttempt(null, e); }
         }
-        var stop = prompt.StopTexts.Count == 0 ? _stop : _stop.Concat(prompt.StopTexts.Select(StopTokenId)).ToArray();
-        var output = _vlm.Generate(ids, pixels, MaxNewTokens, stop);
-        var answer = output.Where(t => !stop.Contains(t)).Select(t => (int)t).ToArray();
-        return _tokenizer.Decode(answer, skipSpecial: true).Trim();
+        var outputs = _vlm.Generate(rows, GenerationOptions.Greedy(MaxNewTokens));
+        for (int r = 0; r < rows.Count; r++)
+        {
+            var answer = outputs[r].Where(t => !stops[rowOf[r]].Contains(t)).Select(t => (int)t).ToArray();
+            attempts[rowOf[r]] = new VqaAnswerAttempt(_tokenizer.Decode(answer, skipSpecial: true).Trim(), null);
+        }
+        return attempts.Select(a => a!).ToArray();
+    }
+
+    /// <summary>[n, 3, S, S] pixels of a prompt's images in the vision tower's dtype and device, or null without images.</summary>
+    private Tensor? Pixels(VqaPrompt prompt)
+    {
+        if (prompt.ImagePaths.Count == 0) return null;
+        var buffer = new float[prompt.ImagePaths.Count * _preprocessor.OutputLength];
+        for (int i = 0; i < prompt.ImagePaths.Count; i++)
+        {
+            byte[] encoded = VqaImageFile.Read(prompt.ImagePaths[i]);
+            if (!_preprocessor.TryPreprocess(encoded, ImageLimits.Default, buffer.AsSpan(i * _preprocessor.OutputLength, _preprocessor.OutputLength), out var reason))
+                throw new UnreadableImageException(prompt.ImagePaths[i], reason ?? ImageSkipReasons.CorruptImage);
+        }
+        return tensor(buffer, [prompt.ImagePaths.Count, 3, _preprocessor.Size, _preprocessor.Size]).to(_pixelType, _device);
     }
 }

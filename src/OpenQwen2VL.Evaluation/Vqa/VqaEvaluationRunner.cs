@@ -27,6 +27,8 @@ public sealed record VqaEvaluationOptions
     public bool ProcessAnswers { get; init; } = true;
     /// <summary>How many predictions to keep as examples in the summary.</summary>
     public int ExampleCount { get; init; } = 6;
+    /// <summary>Questions answered together (<see cref="IVqaAnswerGenerator.GenerateBatch"/>); answers do not depend on it.</summary>
+    public int BatchSize { get; init; } = 8;
 }
 
 /// <summary>One scored prediction.</summary>
@@ -82,28 +84,33 @@ public static class VqaEvaluationRunner
         var predictions = new List<VqaPrediction>(items.Length);
         var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
         int done = 0;
-        foreach (var item in items)
+        foreach (var chunk in items.Chunk(Math.Max(1, options.BatchSize)))
         {
-            var prompt = builder.Build(item) with { StopTexts = options.ProcessAnswers ? protocol.StopTexts : [] };
-            try
+            var prompts = chunk.Select(item => builder.Build(item) with { StopTexts = options.ProcessAnswers ? protocol.StopTexts : [] }).ToArray();
+            var attempts = generator.GenerateBatch(prompts);
+            for (int i = 0; i < chunk.Length; i++)
             {
-                string raw = generator.Generate(prompt);
-                // What is written to the results file is what is scored, so the summary equals the official code on that file.
-                string answer = options.ProcessAnswers ? protocol.Answer(raw, EvalAiAnswerProcessor.Process) : raw;
-                predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
+                var (item, prompt) = (chunk[i], prompts[i]);
+                try
+                {
+                    string raw = attempts[i].AnswerOrThrow();
+                    // What is written to the results file is what is scored, so the summary equals the official code on that file.
+                    string answer = options.ProcessAnswers ? protocol.Answer(raw, EvalAiAnswerProcessor.Process) : raw;
+                    predictions.Add(new VqaPrediction(item, raw, answer, VqaAccuracy.Score(answer, item.Answers), prompt.DemonstrationQuestionIds));
+                }
+                catch (UnreadableImageException e)
+                {
+                    // The question's own image or a demonstration's: either way this prompt cannot be asked.
+                    string key = "image_" + e.Reason;
+                    skipped[key] = skipped.GetValueOrDefault(key) + 1;
+                }
+                catch (PromptTooLongException)
+                {
+                    // Demonstrations and image tokens past the model's max_position_embeddings: this prompt cannot be asked either.
+                    skipped[PromptTooLong] = skipped.GetValueOrDefault(PromptTooLong) + 1;
+                }
+                progress?.Report((++done, items.Length));
             }
-            catch (UnreadableImageException e)
-            {
-                // The question's own image or a demonstration's: either way this prompt cannot be asked.
-                string key = "image_" + e.Reason;
-                skipped[key] = skipped.GetValueOrDefault(key) + 1;
-            }
-            catch (PromptTooLongException)
-            {
-                // Demonstrations and image tokens past the model's max_position_embeddings: this prompt cannot be asked either.
-                skipped[PromptTooLong] = skipped.GetValueOrDefault(PromptTooLong) + 1;
-            }
-            progress?.Report((++done, items.Length));
         }
         if (predictions.Count == 0)
             throw new InvalidDataException($"no question could be asked: {string.Join(", ", skipped.Select(p => $"{p.Key} {p.Value}"))}");

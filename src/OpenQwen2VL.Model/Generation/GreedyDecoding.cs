@@ -4,9 +4,8 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Model.Generation;
 
 /// <summary>
-/// Greedy (argmax) decoding for a Qwen2 LM from a prompt given as ids or as input embeddings (the VLM
-/// passes embeddings with image tokens spliced in). With a key/value cache only the new token is run per
-/// step; without, the whole sequence is re-run; both give the same ids.
+/// Greedy (argmax) decoding of rows of equal length, from ids or input embeddings: a shorthand for
+/// <see cref="BatchGeneration.Run"/> with no padding and the same stop tokens for every row.
 /// </summary>
 public static class GreedyDecoding
 {
@@ -26,42 +25,9 @@ public static class GreedyDecoding
     /// </summary>
     public static long[][] FromEmbeds(Qwen2ForCausalLM lm, Tensor promptEmbeds, int maxNewTokens, IReadOnlyCollection<long>? stopTokens = null, bool useCache = true)
     {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var stops = new HashSet<long>(stopTokens ?? []);
         int rows = (int)promptEmbeds.shape[0];
-        long promptLength = promptEmbeds.shape[1];
-        int maxPositions = lm.Config.MaxPositionEmbeddings;
-        if (promptLength >= maxPositions) throw new PromptTooLongException((int)Math.Min(promptLength, int.MaxValue), maxPositions);
-        maxNewTokens = (int)Math.Min(maxNewTokens, maxPositions - promptLength);
-        var outputs = Enumerable.Range(0, rows).Select(_ => new List<long>()).ToArray();
-        var finished = new bool[rows];
-        using var cache = useCache ? lm.NewCache() : null;
-
-        var sequence = promptEmbeds; // whole sequence so far (no-cache mode)
-        var stepInput = promptEmbeds; // what the next forward consumes
-        for (int step = 0; step < maxNewTokens; step++)
-        {
-            using var stepScope = NewDisposeScope();
-            var logits = lm.Logits(inputsEmbeds: useCache ? stepInput : sequence, cache: cache);
-            var next = logits.select(1, logits.shape[1] - 1).argmax(-1); // [B]
-            // One host read per generated token: the stop test needs the ids.
-            var ids = next.cpu().data<long>().ToArray();
-            for (int r = 0; r < rows; r++)
-            {
-                if (finished[r]) continue;
-                outputs[r].Add(ids[r]);
-                if (stops.Contains(ids[r])) finished[r] = true;
-            }
-            if (finished.All(f => f) || step == maxNewTokens - 1) break;
-
-            var nextEmbeds = lm.Embed(next.unsqueeze(1));
-            // Free the previous step's tensor now rather than at method end (the prompt belongs to the caller).
-            var previous = useCache ? stepInput : sequence;
-            if (useCache) stepInput = nextEmbeds.MoveToOuterDisposeScope();
-            else sequence = cat([sequence, nextEmbeds], 1).MoveToOuterDisposeScope();
-            if (!ReferenceEquals(previous, promptEmbeds)) previous.Dispose();
-        }
-        return outputs.Select(o => o.ToArray()).ToArray();
+        var stop = new StopCriteria(stopTokens ?? []);
+        return BatchGeneration.Run(lm, promptEmbeds, Enumerable.Repeat(promptEmbeds.shape[1], rows).ToArray(),
+            GenerationOptions.Greedy(maxNewTokens, useCache), Enumerable.Repeat<StopCriteria?>(stop, rows).ToArray());
     }
 }

@@ -36,7 +36,9 @@ public sealed class Qwen2Attention : nn.Module
     /// <param name="sin">[B, L, headDim] rotary sines</param>
     /// <param name="cache">when given, this step's keys/values are appended and attention covers all cached positions</param>
     /// <param name="layerIndex">slot of this layer in <paramref name="cache"/></param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex)
+    /// <param name="attentionMask">bool [B, 1, L, K] (true: may attend) over the K = cached + new keys, for batches with
+    /// padding; null: plain causal attention over every key</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];
@@ -55,7 +57,9 @@ public sealed class Qwen2Attention : nn.Module
         }
 
         Tensor attended;
-        if (past == 0)
+        if (attentionMask is not null)
+            attended = nn.functional.scaled_dot_product_attention(q, k, v, attentionMask, 0.0, false);
+        else if (past == 0)
             attended = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true);
         else if (l == 1)
             attended = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, false);

@@ -43,6 +43,17 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
         return Head(hidden).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Logits [B, L, V] from input embeddings [B, L, D] with per-row positions [B, L] and an optional bool attention
+    /// mask [B, 1, L, cached + L] (ragged batches in generation); the cache, when given, is extended.
+    /// </summary>
+    public Tensor Logits(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var hidden = model.Forward(inputsEmbeds, positions, attentionMask, cache);
+        return Head(hidden).MoveToOuterDisposeScope();
+    }
+
     /// <summary>Final (normed) hidden states [B, L, D] from input embeddings, before the head (positions 0..L-1, no cache).</summary>
     public Tensor HiddenStates(Tensor inputsEmbeds) => model.Forward(inputsEmbeds, null, null);
 
@@ -53,8 +64,8 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     /// <summary>Token embeddings [B, L, D] for ids [B, L].</summary>
     public Tensor Embed(Tensor inputIds) => model.Embed(inputIds);
 
-    /// <summary>An empty key/value cache sized for this model.</summary>
-    public KvCache NewCache() => new(Config.NumHiddenLayers);
+    /// <summary>An empty key/value cache for this model's layers holding up to <paramref name="capacity"/> positions.</summary>
+    public KvCache NewCache(long capacity) => new(Config.NumHiddenLayers, capacity);
 
     /// <summary>HF's initialisation: linear and embedding weights ~ N(0, initializer_range), biases 0, norm scales 1.</summary>
     public void InitializeWeights(Generator? generator = null)

@@ -74,6 +74,23 @@ public sealed class Qwen2Model : nn.Module
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// Final hidden states [B, L, D] for a batch whose rows have their own positions and padding (ragged generation):
+    /// no activation checkpointing (inference only).
+    /// </summary>
+    /// <param name="inputsEmbeds">[B, L, D] input embeddings</param>
+    /// <param name="positions">int64 [B, L] rotary position of every input (a row's real tokens count from 0)</param>
+    /// <param name="attentionMask">bool [B, 1, L, cached + L] (true: may attend), or null for plain causal attention</param>
+    /// <param name="cache">key/value cache to read and extend, or null</param>
+    public Tensor Forward(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, KvCache? cache)
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);
+        var h = inputsEmbeds;
+        for (int i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cos, sin, cache, i, attentionMask);
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+
     private (Tensor Cos, Tensor Sin) RotaryFor(long batch, long length, long start, Device device)
     {
         using var scope = NewDisposeScope();

@@ -142,17 +142,55 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
             lengths, predicting.ToArray());
     }
 
+    /// <summary>Positions a prompt takes in the spliced sequence: each image marker becomes <see cref="VlmConfig.TokensPerImage"/> tokens.</summary>
+    public long SplicedLength(IReadOnlyList<long> promptIds) =>
+        promptIds.Count + promptIds.LongCount(t => t == VlmBatch.ImageMarker) * (Config.TokensPerImage - 1);
+
     /// <summary>
     /// Greedy continuation of one prompt (ids with image markers) and its images [n, C, S, S] in order;
     /// stops after a stop token (included) or <paramref name="maxNewTokens"/>.
     /// </summary>
-    public long[] Generate(long[] promptIds, Tensor? pixels, int maxNewTokens, IReadOnlyCollection<long>? stopTokens = null, bool useCache = true)
+    public long[] Generate(long[] promptIds, Tensor? pixels, int maxNewTokens, IReadOnlyCollection<long>? stopTokens = null, bool useCache = true) =>
+        Generate([new GenerationPrompt(promptIds, pixels, new StopCriteria(stopTokens ?? []))], GenerationOptions.Greedy(maxNewTokens, useCache))[0];
+
+    /// <summary>
+    /// Continues a batch of prompts of any lengths and image counts at once (see <see cref="BatchGeneration"/>): all
+    /// images go through the vision tower together, the spliced rows are left-padded, each row stops on its own.
+    /// Each row gets the tokens it gets alone.
+    /// </summary>
+    /// <returns>new ids per prompt, in order</returns>
+    /// <exception cref="PromptTooLongException">a prompt leaves no room under max_position_embeddings (see <see cref="SplicedLength"/>)</exception>
+    public long[][] Generate(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options)
     {
+        if (prompts.Count == 0) return [];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var ids = tensor(promptIds).unsqueeze(0);
-        using var batch = new VlmBatch { InputIds = ids, Labels = ids.clone(), PixelValues = pixels?.alias() };
+        int rows = prompts.Count;
+        int width = prompts.Max(p => p.Ids.Length);
+        if (width == 0) throw new ArgumentException("a prompt has no tokens");
+        var ids = new long[rows * width]; // right-padded with id 0 (dropped below)
+        var images = new List<Tensor>();
+        for (int r = 0; r < rows; r++)
+        {
+            var p = prompts[r];
+            if (p.Ids.Length == 0) throw new ArgumentException($"prompt {r} has no tokens");
+            long markers = p.Ids.LongCount(t => t == VlmBatch.ImageMarker);
+            long given = p.Pixels?.shape[0] ?? 0;
+            if (markers != given) throw new ArgumentException($"prompt {r} has {markers} image markers but {given} images");
+            p.Ids.CopyTo(ids, r * width);
+            if (p.Pixels is not null && given > 0) images.Add(p.Pixels);
+        }
+        var idTensor = tensor(ids, [rows, width]);
+        using var batch = new VlmBatch
+        {
+            InputIds = idTensor, Labels = idTensor.alias(),
+            PixelValues = images.Count switch { 0 => null, 1 => images[0].alias(), _ => cat(images, 0) },
+        };
         var inputs = Embed(batch);
-        return GreedyDecoding.FromEmbeds(Llm, inputs.Embeds, maxNewTokens, stopTokens, useCache)[0];
+        // Embed keeps the id padding as trailing positions: a row's real length leaves them out.
+        var lengths = Enumerable.Range(0, rows).Select(r => inputs.Lengths[r] - (width - prompts[r].Ids.Length)).ToArray();
+        var embeds = LeftPadding.FromRightPadded(inputs.Embeds, lengths);
+        var textIds = prompts.Select(p => (IReadOnlyList<long>)p.Ids.Where(t => t >= 0).ToArray()).ToArray();
+        return BatchGeneration.Run(Llm, embeds, lengths, options, prompts.Select(p => p.Stop).ToArray(), textIds);
     }
 }

@@ -50,7 +50,7 @@ public sealed class ModelLeakTests
         using var noGrad = no_grad();
         AssertFlat(() =>
         {
-            using var cache = lm.NewCache();
+            using var cache = lm.NewCache(5);
             using var a = lm.Logits(inputIds: ids, cache: cache);
             using var b = lm.Logits(inputIds: one, cache: cache);
         });

@@ -25,7 +25,7 @@ public sealed class Qwen2BehaviourTests : IDisposable
         var ids = ref_["input_ids"];
         long l = ids.shape[1];
         var full = lm.forward(ids);
-        using var cache = lm.NewCache();
+        using var cache = lm.NewCache(l);
         // A multi-token chunk after a cached prefix exercises the bottom-right causal mask; then single tokens.
         long first = l / 3, second = l / 2;
         var parts = new List<Tensor>
