@@ -58,7 +58,7 @@ public sealed class EvaluateCommand : ICliCommand
             if (r.GetValue(suite) is { } suitePath)
             {
                 Option[] single = [benchmark, protocol, data, questions, annotations, images, results, baseline, shots, limit];
-                if (single.FirstOrDefault(o => r.GetResult(o) is not null) is { } extra)
+                if (single.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } extra)
                     throw new CliUserException($"--suite gives the benchmarks, their data, protocol and limit: do not combine it with {extra.Name}");
                 return RunSuite(r, suitePath, model, r.GetValue(outDir));
             }
@@ -177,7 +177,8 @@ public sealed class EvaluateCommand : ICliCommand
             Name = $"{generator.Name}_{benchmark.Value.Name}", Protocol = protocol, Style = style, Limit = limit,
         }, outDir, progress);
         var table = new Table().AddColumn("metric").AddColumn("score").AddColumn("n");
-        foreach (var row in result.Rows) table.AddRow(row.Metric, $"{100 * row.Value:F2}", row.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Metric names carry [category] suffixes, which Spectre would read as markup.
+        foreach (var row in result.Rows) table.AddRow(Markup.Escape(row.Metric), $"{100 * row.Value:F2}", row.Count.ToString(CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         Console.WriteLine($"{result.Predictions.Count} items of {benchmark.Value.Name} ({benchmark.Value.SkippedOnLoad.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} while asking), protocol {result.Protocol}, generator {result.Generator}");
         foreach (var (reason, count) in benchmark.Value.SkippedOnLoad.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
@@ -208,7 +209,7 @@ public sealed class EvaluateCommand : ICliCommand
         catch (ArgumentException e) { throw new CliUserException(e.Message); }
         var table = new Table().AddColumn("benchmark").AddColumn("metric").AddColumn("score").AddColumn("n").AddColumn("skipped").AddColumn("protocol").AddColumn("prompt format").AddColumn("seconds");
         foreach (var row in rows)
-            table.AddRow(row.Benchmark, row.Metric, $"{100 * row.Score:F2}", row.N.ToString(CultureInfo.InvariantCulture), row.Skipped.ToString(CultureInfo.InvariantCulture),
+            table.AddRow(Markup.Escape(row.Benchmark), Markup.Escape(row.Metric), $"{100 * row.Score:F2}", row.N.ToString(CultureInfo.InvariantCulture), row.Skipped.ToString(CultureInfo.InvariantCulture),
                 row.Protocol, row.PromptFormat, row.Seconds.ToString("F1", CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
         Console.WriteLine($"wrote {Path.Combine(outDir, SuiteReport.Markdown)}, {SuiteReport.Json} and {SuiteReport.Chart}");
