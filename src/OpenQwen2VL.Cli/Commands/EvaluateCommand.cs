@@ -3,8 +3,11 @@ using System.Text.Json;
 using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Manifests;
+using System.Globalization;
 using OpenQwen2VL.Evaluation.Benchmarks;
+using OpenQwen2VL.Evaluation.Benchmarks.Suite;
 using OpenQwen2VL.Evaluation.Vqa;
+using OpenQwen2VL.Model.Vlm;
 using Spectre.Console;
 
 namespace OpenQwen2VL.Cli.Commands;
@@ -20,12 +23,13 @@ public sealed class EvaluateCommand : ICliCommand
     public enum BaselineChoice { Majority, MajorityPerType }
 
     /// <summary>The benchmarks `--benchmark` selects.</summary>
-    public enum BenchmarkChoice { Vqav2, Gqa, Textvqa, Pope }
+    public enum BenchmarkChoice { Vqav2, Gqa, Textvqa, Pope, Mmbench, Seedbench, Mmstar, Ai2d, Scienceqa }
 
     public Command Build()
     {
-        var data = new Option<string?>("--data") { Description = "vqav2: a folder written by oqvl synth (instead of --questions/--annotations/--images); gqa: testdev questions JSON; textvqa: TextVQA_0.5.1_val.json; pope: POPE JSON lines", HelpName = "PATH" };
-        var benchmark = new Option<BenchmarkChoice>("--benchmark") { Description = "vqav2, gqa, textvqa or pope", DefaultValueFactory = _ => BenchmarkChoice.Vqav2 };
+        var data = new Option<string?>("--data") { Description = "vqav2: a folder written by oqvl synth (instead of --questions/--annotations/--images); gqa: testdev questions JSON; textvqa: TextVQA_0.5.1_val.json; pope: POPE JSON lines; mmbench, seedbench, mmstar, ai2d, scienceqa: a VLMEvalKit TSV (images inline)", HelpName = "PATH" };
+        var benchmark = new Option<BenchmarkChoice>("--benchmark") { Description = "vqav2, gqa, textvqa, pope, mmbench, seedbench, mmstar, ai2d or scienceqa", DefaultValueFactory = _ => BenchmarkChoice.Vqav2 };
+        var suite = new Option<string?>("--suite") { Description = "run the benchmarks a suite JSON lists ({\"benchmarks\": [{benchmark, data, images?, protocol?, limit?}]}) and write suite.md, suite.json and suite.png into --out", HelpName = "FILE" };
         var protocol = new Option<EvaluationProtocolKind>("--protocol") { Description = "official (the benchmark's own) or open-qwen2vl (the reference harness: plain prompt, stop at , . newline, delete . and ,, lower-case)", DefaultValueFactory = _ => EvaluationProtocolKind.Official };
         protocol.CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
         {
@@ -46,12 +50,19 @@ public sealed class EvaluateCommand : ICliCommand
         var batchSize = new Option<int>("--batch-size") { Description = "questions a model answers together (answers do not depend on it)", DefaultValueFactory = _ => 8, HelpName = "N" }.InRange(1, 1024);
         var model = new ModelOptions();
 
-        var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; official metrics) of a model, or VQAv2 of a results file or a majority baseline");
-        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit, batchSize }) cmd.Options.Add(o);
+        var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; MMBench, SEEDBench, MMStar, AI2D, ScienceQA from VLMEvalKit TSVs; official metrics) of a model, a suite of them, or VQAv2 of a results file or a majority baseline");
+        foreach (var o in new Option[] { benchmark, suite, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit, batchSize }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var chosenProtocol = EvaluationProtocol.For(r.GetValue(protocol));
+            if (r.GetValue(suite) is { } suitePath)
+            {
+                Option[] single = [benchmark, protocol, data, questions, annotations, images, results, baseline, shots, limit];
+                if (single.FirstOrDefault(o => r.GetResult(o) is { Implicit: false }) is { } extra)
+                    throw new CliUserException($"--suite gives the benchmarks, their data, protocol and limit: do not combine it with {extra.Name}");
+                return RunSuite(r, suitePath, model, r.GetValue(outDir), r.GetValue(batchSize));
+            }
             if (r.GetValue(benchmark) != BenchmarkChoice.Vqav2)
             {
                 if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
@@ -137,40 +148,80 @@ public sealed class EvaluateCommand : ICliCommand
         return new DelegateAnswerGenerator(Path.GetFileNameWithoutExtension(path), p => answers[p.QueryQuestionId]);
     }
 
-    /// <summary>A GQA, TextVQA or POPE run of a model through the generic benchmark runner.</summary>
+    /// <summary>A GQA, TextVQA, POPE or multiple-choice run of a model through the generic benchmark runner.</summary>
     private static int RunBenchmark(ParseResult r, BenchmarkChoice choice, string? data, string? images, ModelOptions model,
         EvaluationProtocol protocol, string? outDir, int? limit, int batchSize)
     {
-        if (data is null || images is null) throw new CliUserException($"--benchmark {Name(choice)} needs --data FILE and --images DIR");
-        if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
-        if (r.GetValue(model.Model) is null && r.GetValue(model.Llm) is null) throw new CliUserException($"--benchmark {Name(choice)} needs --model (or --llm with --vision)");
-        IBenchmark benchmark = choice switch
+        string name = Name(choice);
+        if (BenchmarkCatalog.NeedsImageFolder(name))
         {
-            BenchmarkChoice.Gqa => GqaBenchmark.Load(data, images),
-            BenchmarkChoice.Textvqa => TextVqaBenchmark.Load(data, images),
-            _ => PopeBenchmark.Load(data, images),
-        };
-        if (benchmark.Items.Count == 0)
-            throw new CliUserException($"{data}: no usable items ({string.Join(", ", benchmark.SkippedOnLoad.Select(kv => $"{kv.Key}: {kv.Value}"))})");
+            if (data is null || images is null) throw new CliUserException($"--benchmark {name} needs --data FILE and --images DIR");
+            if (!Directory.Exists(images)) throw new CliUserException($"image folder not found: {images}");
+        }
+        else
+        {
+            if (data is null) throw new CliUserException($"--benchmark {name} needs --data FILE.tsv (a VLMEvalKit TSV)");
+            if (images is not null) throw new CliUserException($"--benchmark {name} has its images inline in the TSV: drop --images");
+        }
+        if (r.GetValue(model.Model) is null && r.GetValue(model.Llm) is null) throw new CliUserException($"--benchmark {name} needs --model (or --llm with --vision)");
+        using var benchmark = new DisposableBenchmark(BenchmarkCatalog.Load(name, data, images));
+        if (benchmark.Value.Items.Count == 0)
+            throw new CliUserException($"{data}: no usable items ({string.Join(", ", benchmark.Value.SkippedOnLoad.Select(kv => $"{kv.Key}: {kv.Value}"))})");
         using var loaded = model.Load(r, r.InvocationConfiguration.Error);
-        var style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
-        style = protocol.Style(style);
-        var generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
-            loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+        var (generator, style, _) = Generator(r, model, loaded, protocol);
         var progress = new Progress<(int Done, int Total)>(p =>
         {
             if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} items");
         });
-        var result = BenchmarkRunner.Run(benchmark, generator, new BenchmarkRunOptions
+        var result = BenchmarkRunner.Run(benchmark.Value, generator, new BenchmarkRunOptions
         {
-            Name = $"{generator.Name}_{benchmark.Name}", Protocol = protocol, Style = style, Limit = limit, BatchSize = batchSize,
+            Name = $"{generator.Name}_{benchmark.Value.Name}", Protocol = protocol, Style = style, Limit = limit, BatchSize = batchSize,
         }, outDir, progress);
         var table = new Table().AddColumn("metric").AddColumn("score").AddColumn("n");
-        foreach (var row in result.Rows) table.AddRow(row.Metric, $"{100 * row.Value:F2}", row.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        // Metric names carry [category] suffixes, which Spectre would read as markup.
+        foreach (var row in result.Rows) table.AddRow(Markup.Escape(row.Metric), $"{100 * row.Value:F2}", row.Count.ToString(CultureInfo.InvariantCulture));
         AnsiConsole.Write(table);
-        Console.WriteLine($"{result.Predictions.Count} items of {benchmark.Name} ({benchmark.SkippedOnLoad.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} while asking), protocol {result.Protocol}, generator {result.Generator}");
-        foreach (var (reason, count) in benchmark.SkippedOnLoad.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
+        Console.WriteLine($"{result.Predictions.Count} items of {benchmark.Value.Name} ({benchmark.Value.SkippedOnLoad.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} while asking), protocol {result.Protocol}, generator {result.Generator}");
+        foreach (var (reason, count) in benchmark.Value.SkippedOnLoad.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         return 0;
+    }
+
+    /// <summary>The model as an answer generator under a protocol: its prompt style (the protocol may force plain) and that style's name.</summary>
+    private static SuiteGenerator Generator(ParseResult r, ModelOptions model, LoadedVlm loaded, EvaluationProtocol protocol)
+    {
+        var format = model.Format(r, loaded, PromptFormatChoice.Chatml);
+        var style = protocol.Style(format == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain);
+        var generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
+            loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+        return new SuiteGenerator(generator, style, style == VqaPromptStyle.Chat ? "chatml" : "plain");
+    }
+
+    /// <summary>`--suite`: every benchmark of the suite file with one model, then suite.md, suite.json and suite.png.</summary>
+    private static int RunSuite(ParseResult r, string suitePath, ModelOptions model, string? outDir, int batchSize)
+    {
+        if (outDir is null) throw new CliUserException("--suite needs --out DIR (the suite's tables, chart and per-benchmark results go there)");
+        if (r.GetValue(model.Model) is null && r.GetValue(model.Llm) is null) throw new CliUserException("--suite needs --model (or --llm with --vision)");
+        var entries = SuiteFile.Read(suitePath);
+        using var loaded = model.Load(r, r.InvocationConfiguration.Error);
+        var generators = new Dictionary<EvaluationProtocol, SuiteGenerator>();
+        SuiteGenerator For(EvaluationProtocol p) => generators.TryGetValue(p, out var g) ? g : generators[p] = Generator(r, model, loaded, p);
+        IReadOnlyList<SuiteRow> rows;
+        try { rows = SuiteRunner.Run(entries, For, outDir, r.InvocationConfiguration.Error, batchSize); }
+        catch (ArgumentException e) { throw new CliUserException(e.Message); }
+        var table = new Table().AddColumn("benchmark").AddColumn("metric").AddColumn("score").AddColumn("n").AddColumn("skipped").AddColumn("protocol").AddColumn("prompt format").AddColumn("seconds");
+        foreach (var row in rows)
+            table.AddRow(Markup.Escape(row.Benchmark), Markup.Escape(row.Metric), $"{100 * row.Score:F2}", row.N.ToString(CultureInfo.InvariantCulture), row.Skipped.ToString(CultureInfo.InvariantCulture),
+                row.Protocol, row.PromptFormat, row.Seconds.ToString("F1", CultureInfo.InvariantCulture));
+        AnsiConsole.Write(table);
+        Console.WriteLine($"wrote {Path.Combine(outDir, SuiteReport.Markdown)}, {SuiteReport.Json} and {SuiteReport.Chart}");
+        return 0;
+    }
+
+    /// <summary>Disposes a benchmark that holds files (multiple choice keeps its decoded images until then).</summary>
+    private sealed class DisposableBenchmark(IBenchmark value) : IDisposable
+    {
+        public IBenchmark Value { get; } = value;
+        public void Dispose() => (Value as IDisposable)?.Dispose();
     }
 
     private static string Name(BenchmarkChoice choice) => choice.ToString().ToLowerInvariant();

@@ -64,7 +64,7 @@ public static class BenchmarkRunner
                 try
                 {
                     string raw = attempts[k].AnswerOrThrow();
-                    string answer = benchmark.Answer(raw, options.Protocol);
+                    string answer = benchmark.Answer(item, raw, options.Protocol);
                     predictions.Add(new BenchmarkPrediction(item, raw, answer, benchmark.Score(item, answer)));
                 }
                 catch (UnreadableImageException e) { Count(skipped, "image_" + e.Reason); }

@@ -28,6 +28,9 @@ public interface IBenchmark
     /// <summary>The answer written for a generated text under <paramref name="protocol"/>.</summary>
     string Answer(string generated, EvaluationProtocol protocol);
 
+    /// <summary>The answer written for a generated text to <paramref name="item"/>: multiple choice reads it against the item's options.</summary>
+    string Answer(BenchmarkItem item, string generated, EvaluationProtocol protocol) => Answer(generated, protocol);
+
     /// <summary>The item's score in [0, 1] for a written answer.</summary>
     double Score(BenchmarkItem item, string answer);
 
