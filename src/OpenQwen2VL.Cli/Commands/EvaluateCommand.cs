@@ -41,23 +41,26 @@ public sealed class EvaluateCommand : ICliCommand
         var baseline = CommonOptions.OptionalEnum<BaselineChoice>("--baseline", "score a baseline instead of a model");
         var outDir = CommonOptions.Out("folder for predictions, the VQAv2 results file and the summary", required: false);
         var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 }.AtLeast(0);
-        var seed = CommonOptions.Seed("seed of the demonstration draw");
+        var seed = CommonOptions.Seed($"seed of the demonstration draw (default {CommonOptions.DefaultSeed}; {ReferenceShotSeed} with --shot-selection reference, as the reference harness)");
+        var shotSelection = CommonOptions.OptionalEnum<ShotSelection>("--shot-selection",
+            "ours (per question, never the query's image; default) or reference (one seeded draw of k for the whole run, as the reference harness)");
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
         var model = new ModelOptions();
 
         var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; official metrics) of a model, or VQAv2 of a results file or a majority baseline");
-        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { benchmark, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, shotSelection, seed, limit }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
             var chosenProtocol = EvaluationProtocol.For(r.GetValue(protocol));
             if (r.GetValue(benchmark) != BenchmarkChoice.Vqav2)
             {
-                if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
-                    throw new CliUserException("--results, --baseline, --shots, --questions and --annotations are for --benchmark vqav2");
+                if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(shotSelection) is not null || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
+                    throw new CliUserException("--results, --baseline, --shots, --shot-selection, --questions and --annotations are for --benchmark vqav2");
                 return RunBenchmark(r, r.GetValue(benchmark), r.GetValue(data), r.GetValue(images), model, chosenProtocol, r.GetValue(outDir), r.GetValue(limit));
             }
             bool scoringResults = r.GetValue(results) is not null;
+            var selection = r.GetValue(shotSelection) ?? ShotSelection.Ours;
             var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images), scoringResults);
             bool hasModel = r.GetValue(model.Model) is not null || r.GetValue(model.Llm) is not null;
             int sources = new[] { r.GetValue(results) is not null, r.GetValue(baseline) is not null, hasModel }.Count(x => x);
@@ -73,16 +76,17 @@ public sealed class EvaluateCommand : ICliCommand
             IVqaAnswerGenerator generator;
             if (loaded is not null)
             {
-                style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
-                // Plain prompts start with <s> as the pre-training samples do; ChatML prompts start with the system turn.
+                style = StyleOf(model.Format(r, loaded, PromptFormatChoice.Chatml));
+                // <s> first wherever the model was trained with it (plain, open-qwen2vl; never twice); ChatML starts with the system turn.
                 generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
-                    loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+                    loaded.Preprocessor, prependBos: chosenProtocol.Style(style) != VqaPromptStyle.Chat);
             }
             else generator = r.GetValue(results) is { } path ? FromResultsFile(path, dataset) : Baseline(r.GetValue(baseline)!.Value, dataset);
             // A results file is scored exactly as written, as the official evaluator would see it.
             var options = new VqaEvaluationOptions
             {
-                Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style,
+                Name = generator.Name, Shots = r.GetValue(shots), Limit = r.GetValue(limit), Style = style,
+                ShotSelection = selection, Seed = r.GetResult(seed) is { Implicit: false } || selection == ShotSelection.Ours ? r.GetValue(seed) : ReferenceShotSeed,
                 Protocol = chosenProtocol, ProcessAnswers = !scoringResults,
             };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
@@ -152,10 +156,9 @@ public sealed class EvaluateCommand : ICliCommand
         if (benchmark.Items.Count == 0)
             throw new CliUserException($"{data}: no usable items ({string.Join(", ", benchmark.SkippedOnLoad.Select(kv => $"{kv.Key}: {kv.Value}"))})");
         using var loaded = model.Load(r, r.InvocationConfiguration.Error);
-        var style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
-        style = protocol.Style(style);
+        var style = protocol.Style(StyleOf(model.Format(r, loaded, PromptFormatChoice.Chatml)));
         var generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
-            loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+            loaded.Preprocessor, prependBos: style != VqaPromptStyle.Chat);
         var progress = new Progress<(int Done, int Total)>(p =>
         {
             if (p.Done % 50 == 0 || p.Done == p.Total) r.InvocationConfiguration.Error.WriteLine($"{p.Done}/{p.Total} items");
@@ -171,6 +174,17 @@ public sealed class EvaluateCommand : ICliCommand
         foreach (var (reason, count) in benchmark.SkippedOnLoad.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         return 0;
     }
+
+    /// <summary>The reference harness draws its demonstrations with <c>Random(21)</c>.</summary>
+    public const int ReferenceShotSeed = 21;
+
+    /// <summary>The prompt style of a model's prompt format.</summary>
+    public static VqaPromptStyle StyleOf(PromptFormatChoice format) => format switch
+    {
+        PromptFormatChoice.Chatml => VqaPromptStyle.Chat,
+        PromptFormatChoice.OpenQwen2vl => VqaPromptStyle.OpenQwen2VL,
+        _ => VqaPromptStyle.Plain,
+    };
 
     private static string Name(BenchmarkChoice choice) => choice.ToString().ToLowerInvariant();
 
@@ -188,7 +202,7 @@ public sealed class EvaluateCommand : ICliCommand
         foreach (var (k, v) in result.AccuracyByQuestionType) table.AddRow($"question type: {k}", $"{100 * v:F2}");
         AnsiConsole.Write(table);
         Console.WriteLine($"{result.Predictions.Count} questions ({data.Skipped.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} for an unreadable image), " +
-            $"{result.Shots}-shot, protocol {result.Protocol}, generator {result.Generator}; official accuracy {result.OfficialOverall:F2}");
+            $"{result.Shots}-shot ({result.ShotSelection} selection, seed {result.Seed}), prompt {result.PromptStyle}, protocol {result.Protocol}, generator {result.Generator}; official accuracy {result.OfficialOverall:F2}");
         foreach (var (reason, count) in data.Skipped.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         foreach (var e in result.Examples)
             Console.WriteLine($"  {Path.GetFileName(e.Item.ImagePath)}  Q: {e.Item.Question}  A: {e.Answer}  (ref {e.Item.MultipleChoiceAnswer}, acc {e.Accuracy:F2})");

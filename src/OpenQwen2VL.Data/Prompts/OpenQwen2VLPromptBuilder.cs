@@ -82,6 +82,31 @@ public sealed class OpenQwen2VLPromptBuilder
         return Build(turns).InputIds;
     }
 
+    /// <summary>
+    /// Ids of a conversation text written by <see cref="Render"/> (e.g. a VQA prompt): cut back into its turns (each ends
+    /// at <c>&lt;|im_end|&gt;assistant\n</c> or <c>&lt;|im_end|&gt;\n</c>, the first after the system turn) and encoded
+    /// turn by turn as <see cref="Build"/> does. Returns the number of images.
+    /// </summary>
+    public int EncodeRendered(string text, List<int> ids)
+    {
+        int before = ids.Count;
+        string userEnd = MultimodalTokens.ImEnd + "assistant\n", replyEnd = MultimodalTokens.ImEnd + "\n";
+        int start = 0;
+        while (start < text.Length)
+        {
+            int from = start == 0 && text.StartsWith(SystemTurn, StringComparison.Ordinal) ? SystemTurn.Length : start;
+            int end = text.Length;
+            foreach (var marker in new[] { userEnd, replyEnd })
+            {
+                int at = text.IndexOf(marker, from, StringComparison.Ordinal);
+                if (at >= 0) end = Math.Min(end, at + marker.Length);
+            }
+            EncodeTurn(text[start..end], ids);
+            start = end;
+        }
+        return ids.Skip(before).Count(id => id == MultimodalTokens.ImageMarker);
+    }
+
     /// <summary>One turn's ids as the reference's <c>tokenizer_image_token</c> gives them (see remarks).</summary>
     private void EncodeTurn(string text, List<int> ids)
     {
