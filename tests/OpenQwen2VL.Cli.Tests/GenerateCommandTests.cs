@@ -35,7 +35,8 @@ public sealed class GenerateCommandTests
             var (rc, output, error) = Invoke([
                 "generate", "--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), .. weights,
                 "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--image", ReferenceFixtures.File("images", images[0]),
-                "--prompt", "<s><image>\n", "--visual-tokens", (pool * pool).ToString(System.Globalization.CultureInfo.InvariantCulture),
+                // Plain: the fixture's reference prompt (a released .pt otherwise defaults to its chat format).
+                "--prompt", "<s><image>\n", "--prompt-format", "plain", "--visual-tokens", (pool * pool).ToString(System.Globalization.CultureInfo.InvariantCulture),
                 "--max-new-tokens", expected.Length.ToString(System.Globalization.CultureInfo.InvariantCulture), "--show-ids",
             ]);
             Assert.Equal(0, rc);
@@ -86,6 +87,41 @@ public sealed class GenerateCommandTests
         Assert.Equal(1, ids.Count(i => i == OpenQwen2VL.Data.Prompts.MultimodalTokens.ImageMarker));
         Assert.StartsWith("<|im_start|>system\n", text);
         Assert.EndsWith("<|im_start|>user\n\nWhat is this?<|im_end|>\n<|im_start|>assistant\n", text);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("chatml")]
+    public void ReleasedCheckpointDefaultsToItsOwnFormat_AndTheFlagOverrides(string? format)
+    {
+        var tokenizer = OpenQwen2VL.Data.Prompts.MultimodalTokens.LoadTokenizer(ReferenceFixtures.File("tokenizer.json"));
+        string[] flag = format is null ? [] : ["--prompt-format", format];
+        var images = JsonSerializer.Deserialize<string[]>(ReferenceFixtures.Metadata("preprocess_case.safetensors")["files"])!;
+        var (rc, output, error) = Invoke([
+            "generate", "--model", ReferenceFixtures.File(PrismaticCheckpoint.FileName), "--llm", ReferenceFixtures.File("qwen2"),
+            "--vision", ReferenceFixtures.File("siglip"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"),
+            "--image", ReferenceFixtures.File("images", images[0]), "--prompt", "<image>\nWhat is this?", "--max-new-tokens", "1", "--show-ids", .. flag,
+        ]);
+        Assert.True(rc == 0, error);
+        var expected = format is null
+            ? new OpenQwen2VL.Data.Prompts.OpenQwen2VLPromptBuilder(tokenizer).PromptIds([new(OpenQwen2VL.Data.Prompts.ChatRole.User, "<image>\nWhat is this?")]).Select(i => (long)i)
+            : GenerateCommand.PromptIds(tokenizer, "<image>\nWhat is this?", 1, PromptFormatChoice.Chatml);
+        var ids = IdsLine(output, "prompt ids");
+        Assert.Equal(expected, ids);
+        // <s> leads the released format, once; ChatML has none.
+        Assert.Equal(format is null ? 1 : 0, ids.Count(i => i == tokenizer.RequireId("<s>")));
+        Assert.Equal(format is null, ids[0] == tokenizer.RequireId("<s>"));
+    }
+
+    [Fact]
+    public void OpenQwen2VLPromptIsTheReleasedTemplate()
+    {
+        var tokenizer = OpenQwen2VL.Data.Prompts.MultimodalTokens.LoadTokenizer(ReferenceFixtures.File("tokenizer.json"));
+        var ids = GenerateCommand.PromptIds(tokenizer, "What is this?", images: 1, PromptFormatChoice.OpenQwen2vl);
+        // The reference's text for this user turn; the "\n" after the first-turn image is dropped as its tokenizer_image_token does.
+        var head = tokenizer.Encode("<s><|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n");
+        var tail = tokenizer.Encode("\nWhat is this?<|im_end|>assistant\n");
+        Assert.Equal([.. head.Select(i => (long)i), OpenQwen2VL.Data.Prompts.MultimodalTokens.ImageMarker, .. tail[1..].Select(i => (long)i)], ids);
     }
 
     [Fact]

@@ -50,7 +50,7 @@ public class SharedOptionsTests
     [InlineData("train", "--stage", "pretrain|sft|align")]
     [InlineData("train", "--preset", "tiny")]
     [InlineData("generate", "--dtype", "fp32|bf16|fp16")]
-    [InlineData("evaluate", "--prompt-format", "plain|chatml")]
+    [InlineData("evaluate", "--prompt-format", "plain|chatml|open-qwen2vl")]
     [InlineData("evaluate", "--baseline", "majority|majority-per-type")]
     [InlineData("pack", "--over-capacity", "drop|truncate")]
     public void HelpListsTheChoices(string command, string option, string choices)

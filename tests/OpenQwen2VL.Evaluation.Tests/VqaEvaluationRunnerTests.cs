@@ -60,6 +60,25 @@ public class VqaEvaluationRunnerTests
     }
 
     [Fact]
+    public void ReferenceShotSelectionGivesEveryQuestionTheSameDemonstrations_AndIsRecorded()
+    {
+        var (dir, data) = SyntheticSplit();
+        using (dir)
+        {
+            var gen = new DelegateAnswerGenerator("echo", _ => "red");
+            var options = new VqaEvaluationOptions { Name = "r", Shots = 3, Seed = 21, ShotSelection = ShotSelection.Reference };
+            var result = VqaEvaluationRunner.Run(data, gen, options, dir.Path);
+            var draws = result.Predictions.Select(p => string.Join(",", p.DemonstrationQuestionIds)).Distinct().ToArray();
+            Assert.Single(draws);
+            Assert.Equal(3, result.Predictions[0].DemonstrationQuestionIds.Count);
+            using var summary = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "r_summary.json")));
+            Assert.Equal("reference", summary.RootElement.GetProperty("shot_selection").GetString());
+            Assert.Equal(21, summary.RootElement.GetProperty("seed").GetInt32());
+            Assert.Equal(3, summary.RootElement.GetProperty("shots").GetInt32());
+        }
+    }
+
+    [Fact]
     public void MajorityBaselinesRunThroughTheRunner()
     {
         var (dir, data) = SyntheticSplit(5);

@@ -56,4 +56,50 @@ public class VqaPromptBuilderTests
     }
 
     private static int CountOf(string s, string sub) => (s.Length - s.Replace(sub, "", StringComparison.Ordinal).Length) / sub.Length;
+
+    [Fact]
+    public void ReferenceSelectionIsOneSeededDrawForEveryQuestion()
+    {
+        // The reference harness: Random(21).sample(annotations, k) once, in split order; here CPython's draw of 4 of 31.
+        int[] pythonIndices = [.. new PythonRandom(21).Sample(Enumerable.Range(0, Pool.Length).ToArray(), 4)];
+        var expected = pythonIndices.Select(i => Pool[i].QuestionId).ToArray();
+        var builder = new VqaPromptBuilder(Pool, 4, 21, selection: ShotSelection.Reference);
+        foreach (var query in Pool)
+        {
+            var p = builder.Build(query);
+            Assert.Equal(expected, p.DemonstrationQuestionIds);
+            Assert.Equal(4, CountOf(p.Text, "<|endofchunk|>"));
+            Assert.Equal(5, p.ImagePaths.Count);
+        }
+        // Deterministic for the seed, whatever the builder instance; another seed draws other demonstrations.
+        Assert.Equal(expected, new VqaPromptBuilder(Pool, 4, 21, selection: ShotSelection.Reference).Demonstrations(Pool[5]).Select(d => d.QuestionId));
+        Assert.NotEqual(expected, new VqaPromptBuilder(Pool, 4, 22, selection: ShotSelection.Reference).Demonstrations(Pool[5]).Select(d => d.QuestionId));
+    }
+
+    [Fact]
+    public void OursNeverShowsTheQueryImage()
+    {
+        var builder = new VqaPromptBuilder(Pool, 8, 21, selection: ShotSelection.Ours);
+        foreach (var query in Pool)
+        {
+            var demos = builder.Demonstrations(query);
+            Assert.Equal(8, demos.Count);
+            Assert.All(demos, d => Assert.NotEqual(query.ImageId, d.ImageId));
+            Assert.DoesNotContain(query.ImagePath, builder.Build(query).ImagePaths.SkipLast(1));
+        }
+    }
+
+    [Fact]
+    public void OpenQwen2VLStyleIsTheReleasedTemplateWithTheReferenceChatText()
+    {
+        var p = new VqaPromptBuilder(Pool, 1, 21, VqaPromptStyle.OpenQwen2VL, ShotSelection.Reference).Build(Pool[0]);
+        var d = Pool.Single(i => i.QuestionId == p.DemonstrationQuestionIds[0]);
+        const string instruction = "Answer the question using a single word or phrase.";
+        // As the reference harness's prompt_builder path builds it: add_turn(human, "<image>\n{q}\n{instruction}"), add_turn(gpt, answer).
+        Assert.Equal(
+            "<s><|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" +
+            $"<|im_start|>user\n<image>\n{d.Question}\n{instruction}<|im_end|>assistant\n{d.MultipleChoiceAnswer}<|im_end|>\n" +
+            $"<|im_start|>user\n<image>\nq1?\n{instruction}<|im_end|>assistant\n", p.Text);
+        Assert.Equal(2, p.ImagePaths.Count);
+    }
 }

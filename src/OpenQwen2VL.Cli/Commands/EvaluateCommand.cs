@@ -3,6 +3,7 @@ using System.Text.Json;
 using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Prompts;
 using System.Globalization;
 using OpenQwen2VL.Evaluation.Benchmarks;
 using OpenQwen2VL.Evaluation.Benchmarks.Suite;
@@ -45,13 +46,15 @@ public sealed class EvaluateCommand : ICliCommand
         var baseline = CommonOptions.OptionalEnum<BaselineChoice>("--baseline", "score a baseline instead of a model");
         var outDir = CommonOptions.Out("folder for predictions, the VQAv2 results file and the summary", required: false);
         var shots = new Option<int>("--shots") { Description = "in-context demonstrations per question", DefaultValueFactory = _ => 0 }.AtLeast(0);
-        var seed = CommonOptions.Seed("seed of the demonstration draw");
+        var seed = CommonOptions.Seed($"seed of the demonstration draw (default {CommonOptions.DefaultSeed}; {ReferenceShotSeed} with --shot-selection reference, as the reference harness)");
+        var shotSelection = CommonOptions.OptionalEnum<ShotSelection>("--shot-selection",
+            "ours (per question, never the query's image; default) or reference (one seeded draw of k for the whole run, as the reference harness)");
         var limit = new Option<int?>("--limit") { Description = "evaluate only the first N questions" }.AtLeast(1);
         var batchSize = new Option<int>("--batch-size") { Description = "questions a model answers together (answers do not depend on it)", DefaultValueFactory = _ => 8, HelpName = "N" }.InRange(1, 1024);
         var model = new ModelOptions();
 
         var cmd = new Command("evaluate", "benchmark scores (VQAv2, GQA, TextVQA, POPE; MMBench, SEEDBench, MMStar, AI2D, ScienceQA from VLMEvalKit TSVs; official metrics) of a model, a suite of them, or VQAv2 of a results file or a majority baseline");
-        foreach (var o in new Option[] { benchmark, suite, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, seed, limit, batchSize }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { benchmark, suite, protocol, data, questions, annotations, images, pattern, results, baseline, outDir, shots, shotSelection, seed, limit, batchSize }) cmd.Options.Add(o);
         model.AddTo(cmd);
         cmd.SetAction(r =>
         {
@@ -65,11 +68,12 @@ public sealed class EvaluateCommand : ICliCommand
             }
             if (r.GetValue(benchmark) != BenchmarkChoice.Vqav2)
             {
-                if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
-                    throw new CliUserException("--results, --baseline, --shots, --questions and --annotations are for --benchmark vqav2");
+                if (r.GetValue(results) is not null || r.GetValue(baseline) is not null || r.GetValue(shots) != 0 || r.GetValue(shotSelection) is not null || r.GetValue(questions) is not null || r.GetValue(annotations) is not null)
+                    throw new CliUserException("--results, --baseline, --shots, --shot-selection, --questions and --annotations are for --benchmark vqav2");
                 return RunBenchmark(r, r.GetValue(benchmark), r.GetValue(data), r.GetValue(images), model, chosenProtocol, r.GetValue(outDir), r.GetValue(limit), r.GetValue(batchSize));
             }
             bool scoringResults = r.GetValue(results) is not null;
+            var selection = r.GetValue(shotSelection) ?? ShotSelection.Ours;
             var (q, a, img) = Split(r.GetValue(data), r.GetValue(questions), r.GetValue(annotations), r.GetValue(images), scoringResults);
             bool hasModel = r.GetValue(model.Model) is not null || r.GetValue(model.Llm) is not null;
             int sources = new[] { r.GetValue(results) is not null, r.GetValue(baseline) is not null, hasModel }.Count(x => x);
@@ -85,16 +89,17 @@ public sealed class EvaluateCommand : ICliCommand
             IVqaAnswerGenerator generator;
             if (loaded is not null)
             {
-                style = model.Format(r, loaded, PromptFormatChoice.Chatml) == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain;
-                // Plain prompts start with <s> as the pre-training samples do; ChatML prompts start with the system turn.
+                style = StyleOf(model.Format(r, loaded, PromptFormatChoice.Chatml));
+                // <s> first wherever the model was trained with it (plain, open-qwen2vl; never twice); ChatML starts with the system turn.
                 generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
-                    loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
+                    loaded.Preprocessor, prependBos: chosenProtocol.Style(style) != VqaPromptStyle.Chat);
             }
             else generator = r.GetValue(results) is { } path ? FromResultsFile(path, dataset) : Baseline(r.GetValue(baseline)!.Value, dataset);
             // A results file is scored exactly as written, as the official evaluator would see it.
             var options = new VqaEvaluationOptions
             {
-                Name = generator.Name, Shots = r.GetValue(shots), Seed = r.GetValue(seed), Limit = r.GetValue(limit), Style = style,
+                Name = generator.Name, Shots = r.GetValue(shots), Limit = r.GetValue(limit), Style = style,
+                ShotSelection = selection, Seed = r.GetResult(seed) is { Implicit: false } || selection == ShotSelection.Ours ? r.GetValue(seed) : ReferenceShotSeed,
                 Protocol = chosenProtocol, ProcessAnswers = !scoringResults, BatchSize = r.GetValue(batchSize),
             };
             var progress = loaded is null ? null : new Progress<(int Done, int Total)>(p =>
@@ -189,11 +194,12 @@ public sealed class EvaluateCommand : ICliCommand
     /// <summary>The model as an answer generator under a protocol: its prompt style (the protocol may force plain) and that style's name.</summary>
     private static SuiteGenerator Generator(ParseResult r, ModelOptions model, LoadedVlm loaded, EvaluationProtocol protocol)
     {
-        var format = model.Format(r, loaded, PromptFormatChoice.Chatml);
-        var style = protocol.Style(format == PromptFormatChoice.Chatml ? VqaPromptStyle.Chat : VqaPromptStyle.Plain);
+        var style = protocol.Style(StyleOf(model.Format(r, loaded, PromptFormatChoice.Chatml)));
+        // <s> first wherever the model was trained with it: plain (pre-trained) and the released format, never ChatML.
         var generator = new VlmAnswerGenerator(ModelName(r.GetValue(model.Model) ?? r.GetValue(model.Llm)!), loaded.Model, loaded.Tokenizer,
-            loaded.Preprocessor, prependBos: style == VqaPromptStyle.Plain);
-        return new SuiteGenerator(generator, style, style == VqaPromptStyle.Chat ? "chatml" : "plain");
+            loaded.Preprocessor, prependBos: style != VqaPromptStyle.Chat);
+        string formatName = style switch { VqaPromptStyle.Chat => PromptFormats.ChatMl, VqaPromptStyle.OpenQwen2VL => PromptFormats.OpenQwen2VL, _ => PromptFormats.Plain };
+        return new SuiteGenerator(generator, style, formatName);
     }
 
     /// <summary>`--suite`: every benchmark of the suite file with one model, then suite.md, suite.json and suite.png.</summary>
@@ -224,6 +230,17 @@ public sealed class EvaluateCommand : ICliCommand
         public void Dispose() => (Value as IDisposable)?.Dispose();
     }
 
+    /// <summary>The reference harness draws its demonstrations with <c>Random(21)</c>.</summary>
+    public const int ReferenceShotSeed = 21;
+
+    /// <summary>The prompt style of a model's prompt format.</summary>
+    public static VqaPromptStyle StyleOf(PromptFormatChoice format) => format switch
+    {
+        PromptFormatChoice.Chatml => VqaPromptStyle.Chat,
+        PromptFormatChoice.OpenQwen2vl => VqaPromptStyle.OpenQwen2VL,
+        _ => VqaPromptStyle.Plain,
+    };
+
     private static string Name(BenchmarkChoice choice) => choice.ToString().ToLowerInvariant();
 
     private static EvaluationProtocolKind Fail(System.CommandLine.Parsing.ArgumentResult r, string message)
@@ -240,7 +257,7 @@ public sealed class EvaluateCommand : ICliCommand
         foreach (var (k, v) in result.AccuracyByQuestionType) table.AddRow($"question type: {k}", $"{100 * v:F2}");
         AnsiConsole.Write(table);
         Console.WriteLine($"{result.Predictions.Count} questions ({data.Skipped.Values.Sum()} skipped on load, {result.Skipped.Values.Sum()} for an unreadable image), " +
-            $"{result.Shots}-shot, protocol {result.Protocol}, generator {result.Generator}; official accuracy {result.OfficialOverall:F2}");
+            $"{result.Shots}-shot ({result.ShotSelection} selection, seed {result.Seed}), prompt {result.PromptStyle}, protocol {result.Protocol}, generator {result.Generator}; official accuracy {result.OfficialOverall:F2}");
         foreach (var (reason, count) in data.Skipped.Concat(result.Skipped)) Console.WriteLine($"  skipped {reason}: {count}");
         foreach (var e in result.Examples)
             Console.WriteLine($"  {Path.GetFileName(e.Item.ImagePath)}  Q: {e.Item.Question}  A: {e.Answer}  (ref {e.Item.MultipleChoiceAnswer}, acc {e.Accuracy:F2})");

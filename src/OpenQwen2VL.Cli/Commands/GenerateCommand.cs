@@ -61,7 +61,8 @@ public sealed class GenerateCommand : ICliCommand
     /// <summary>
     /// Prompt ids with image markers. Without placeholders, "&lt;image&gt;\n" per image goes first (LLaVA's layout).
     /// Plain: <c>&lt;s&gt;</c> first (unless the prompt starts with it), as the pre-training samples do. ChatML: one user
-    /// turn (system prompt included) followed by the opened assistant turn.
+    /// turn (system prompt included) followed by the opened assistant turn. Open-qwen2vl: the released model's own
+    /// template (<c>&lt;s&gt;</c> and its system turn first, up to <c>&lt;|im_end|&gt;assistant\n</c>).
     /// </summary>
     public static long[] PromptIds(ITextTokenizer tokenizer, string prompt, int images, PromptFormatChoice format)
     {
@@ -71,6 +72,8 @@ public sealed class GenerateCommand : ICliCommand
         else if (placeholders != images)
             throw new CliUserException($"the prompt has {placeholders} {MultimodalTokens.ImagePlaceholder} placeholders but {images} images were given");
 
+        if (format == PromptFormatChoice.OpenQwen2vl)
+            return new OpenQwen2VLPromptBuilder(tokenizer).PromptIds([new ChatTurn(ChatRole.User, prompt)]).Select(i => (long)i).ToArray();
         var ids = new List<int>();
         if (format == PromptFormatChoice.Chatml)
         {

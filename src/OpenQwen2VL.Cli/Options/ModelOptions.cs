@@ -11,6 +11,19 @@ public enum PromptFormatChoice
     Plain,
     /// <summary>Qwen2 ChatML with the system turn, as our SFT trains.</summary>
     Chatml,
+    /// <summary>The released Open-Qwen2VL model's own chat format (<c>&lt;s&gt;</c> first, its system turn, <c>&lt;|im_end|&gt;assistant\n</c>).</summary>
+    OpenQwen2vl,
+}
+
+public static class PromptFormatChoiceNames
+{
+    /// <summary>The manifest's name of the format (<see cref="PromptFormats"/>).</summary>
+    public static string ManifestName(this PromptFormatChoice choice) => choice switch
+    {
+        PromptFormatChoice.Chatml => PromptFormats.ChatMl,
+        PromptFormatChoice.OpenQwen2vl => PromptFormats.OpenQwen2VL,
+        _ => PromptFormats.Plain,
+    };
 }
 
 /// <summary>
@@ -27,7 +40,7 @@ public sealed class ModelOptions
     public Option<string?> Tokenizer { get; } = CommonOptions.Tokenizer();
     public Option<int?> VisualTokens { get; } = CommonOptions.VisualTokens("visual tokens per image (default: the model's own, else the full patch grid)");
     public Option<PromptFormatChoice?> PromptFormat { get; } =
-        CommonOptions.OptionalEnum<PromptFormatChoice>("--prompt-format", "how prompts are written (default: the model's manifest, else plain)");
+        CommonOptions.OptionalEnum<PromptFormatChoice>("--prompt-format", "how prompts are written: plain, chatml (our SFT) or open-qwen2vl (the released model's) (default: the model's manifest; a released .pt: open-qwen2vl)");
     public Option<DTypeChoice> DType { get; } = CommonOptions.DType();
     public Option<string> Device { get; } = CommonOptions.Device();
 
@@ -60,7 +73,8 @@ public sealed class ModelOptions
         r.GetValue(PromptFormat) ?? model.Source.PromptFormat switch
         {
             PromptFormats.ChatMl => PromptFormatChoice.Chatml,
-            PromptFormats.Plain => PromptFormatChoice.Plain,
+            PromptFormats.Plain or PromptFormats.Caption => PromptFormatChoice.Plain,
+            PromptFormats.OpenQwen2VL => PromptFormatChoice.OpenQwen2vl,
             _ => fallback,
         };
 }

@@ -9,4 +9,11 @@ public static class PromptFormats
     public const string Plain = "plain";
     /// <summary>Qwen2 ChatML with the system turn, as our SFT trains (<see cref="ChatMlPromptBuilder"/>).</summary>
     public const string ChatMl = "chatml";
+    /// <summary>The released Open-Qwen2VL model's own chat format, byte for byte (<see cref="OpenQwen2VLPromptBuilder"/>).</summary>
+    public const string OpenQwen2VL = "open-qwen2vl";
+
+    public static readonly IReadOnlyList<string> All = [Caption, Plain, ChatMl, OpenQwen2VL];
+
+    /// <summary>Whether a model trained in this format saw <c>&lt;s&gt;</c> first (so prompts to it must start with it, once).</summary>
+    public static bool StartsWithBos(string format) => format is Caption or Plain or OpenQwen2VL;
 }

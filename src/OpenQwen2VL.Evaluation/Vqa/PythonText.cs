@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using OpenQwen2VL.Data.Text;
 
 namespace OpenQwen2VL.Evaluation.Vqa;
 
@@ -10,15 +11,9 @@ namespace OpenQwen2VL.Evaluation.Vqa;
 /// </summary>
 public static class PythonText
 {
-    public static bool IsSpace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
+    public static bool IsSpace(char c) => PythonString.IsSpace(c);
 
-    public static string Strip(string s)
-    {
-        int start = 0, end = s.Length;
-        while (start < end && IsSpace(s[start])) start++;
-        while (end > start && IsSpace(s[end - 1])) end--;
-        return s[start..end];
-    }
+    public static string Strip(string s) => PythonString.Strip(s);
 
     /// <summary><c>str.split()</c> without arguments: runs of whitespace separate, no empty words.</summary>
     public static List<string> Split(string s)

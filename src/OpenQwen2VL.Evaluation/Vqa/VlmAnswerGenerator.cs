@@ -46,8 +46,16 @@ public sealed class VlmAnswerGenerator : IVqaAnswerGenerator
     public long[] PromptIds(VqaPrompt prompt)
     {
         var ids = new List<int>();
-        if (_bos is int bos) ids.Add(bos);
-        int images = MultimodalTokens.EncodeWithImages(_tokenizer, prompt.Text, ids);
+        int images;
+        // The released model's template carries its own <s> and is tokenized turn by turn as the reference does.
+        if (prompt.Text.StartsWith(OpenQwen2VLPromptBuilder.SystemTurn, StringComparison.Ordinal))
+            images = new OpenQwen2VLPromptBuilder(_tokenizer).EncodeRendered(prompt.Text, ids);
+        else
+        {
+            // <s> once: not again when the prompt text already starts with it.
+            if (_bos is int bos && !prompt.Text.StartsWith(MultimodalTokens.Bos, StringComparison.Ordinal)) ids.Add(bos);
+            images = MultimodalTokens.EncodeWithImages(_tokenizer, prompt.Text, ids);
+        }
         if (images != prompt.ImagePaths.Count)
             throw new ArgumentException($"prompt has {images} image placeholders but {prompt.ImagePaths.Count} images");
         return ids.Select(t => (long)t).ToArray();

@@ -15,6 +15,8 @@ public sealed record VqaEvaluationOptions
     public string Name { get; init; } = "vqa";
     public int Shots { get; init; }
     public int Seed { get; init; } = 7;
+    /// <summary>How demonstrations are drawn (ours: per question; reference: one draw for the run).</summary>
+    public ShotSelection ShotSelection { get; init; } = ShotSelection.Ours;
     public VqaPromptStyle Style { get; init; } = VqaPromptStyle.Plain;
     /// <summary>Evaluate only the first N questions (all when null).</summary>
     public int? Limit { get; init; }
@@ -51,6 +53,12 @@ public sealed record VqaEvaluationResult(
     double Seconds,
     string Protocol = "official")
 {
+    /// <summary>How the demonstrations were drawn ("ours" or "reference"), with <see cref="Seed"/>.</summary>
+    public string ShotSelection { get; init; } = "ours";
+    public int Seed { get; init; }
+    /// <summary>The prompt style the questions were asked in ("plain", "chat", "open-qwen2vl").</summary>
+    public string PromptStyle { get; init; } = "plain";
+
     /// <summary>The official evaluator's <c>accuracy</c> dict for these predictions: percentages rounded to 2 decimals.</summary>
     public double OfficialOverall => VqaAccuracy.OfficialMeanPercent(Predictions.Select(p => p.Accuracy));
     public IReadOnlyDictionary<string, double> OfficialPerQuestionType => OfficialBy(p => p.Item.QuestionType);
@@ -80,7 +88,8 @@ public static class VqaEvaluationRunner
         var items = options.Limit is { } n ? data.Items.Take(n).ToArray() : data.Items.ToArray();
         if (items.Length == 0) throw new ArgumentException("no questions to evaluate");
         var protocol = options.Protocol;
-        var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, protocol.Style(options.Style));
+        var style = protocol.Style(options.Style);
+        var builder = new VqaPromptBuilder(data.Items, options.Shots, options.Seed, style, options.ShotSelection);
         var predictions = new List<VqaPrediction>(items.Length);
         var skipped = new SortedDictionary<string, int>(StringComparer.Ordinal);
         int done = 0;
@@ -117,7 +126,10 @@ public static class VqaEvaluationRunner
         var result = new VqaEvaluationResult(options.Name, generator.Name, options.Shots,
             predictions.Average(p => p.Accuracy),
             MeanBy(predictions, p => p.Item.AnswerType), MeanBy(predictions, p => p.Item.QuestionType),
-            predictions, predictions.Take(options.ExampleCount).ToArray(), skipped, sw.Elapsed.TotalSeconds, protocol.Name);
+            predictions, predictions.Take(options.ExampleCount).ToArray(), skipped, sw.Elapsed.TotalSeconds, protocol.Name)
+        {
+            ShotSelection = options.ShotSelection == ShotSelection.Reference ? "reference" : "ours", Seed = options.Seed, PromptStyle = StyleName(style),
+        };
         if (outputDir is not null) Write(result, outputDir);
         return result;
     }
@@ -133,6 +145,14 @@ public static class VqaEvaluationRunner
         }
         return generated[..end].Trim();
     }
+
+    /// <summary>The name a prompt style is recorded under.</summary>
+    public static string StyleName(VqaPromptStyle style) => style switch
+    {
+        VqaPromptStyle.Chat => "chat",
+        VqaPromptStyle.OpenQwen2VL => "open-qwen2vl",
+        _ => "plain",
+    };
 
     private static IReadOnlyDictionary<string, double> MeanBy(List<VqaPrediction> predictions, Func<VqaPrediction, string> key) =>
         predictions.GroupBy(key, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
@@ -155,7 +175,8 @@ public static class VqaEvaluationRunner
             JsonSerializer.Serialize(r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }), Json));
         AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
         {
-            name = r.Name, generator = r.Generator, protocol = r.Protocol, shots = r.Shots, questions = r.Predictions.Count, skipped = r.Skipped,
+            name = r.Name, generator = r.Generator, protocol = r.Protocol, prompt_style = r.PromptStyle,
+            shots = r.Shots, shot_selection = r.ShotSelection, seed = r.Seed, questions = r.Predictions.Count, skipped = r.Skipped,
             // The official evaluator's accuracy dict (percent, 2 decimals) on the results file written beside this summary.
             official = new { overall = r.OfficialOverall, perQuestionType = r.OfficialPerQuestionType, perAnswerType = r.OfficialPerAnswerType },
             accuracy = r.Accuracy, accuracy_by_answer_type = r.AccuracyByAnswerType, accuracy_by_question_type = r.AccuracyByQuestionType,

@@ -4,6 +4,7 @@ using OpenQwen2VL.Data.Checkpoints;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Model.Checkpoints;
 using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Siglip;
@@ -219,6 +220,8 @@ public static class ModelSourceResolver
             ProjectorWeights = new WeightsRef(pt, WeightsFormat.Prismatic),
             TokenizerPath = r.Tokenizer ?? RequireFile(Path.Combine(r.Llm, "tokenizer.json"), $"--llm {r.Llm} has no tokenizer.json: pass --tokenizer FILE"),
             TokenizerSideFilesDirectory = r.Llm, Preprocessor = preprocessor,
+            // The released model was trained with the reference's own chat format.
+            PromptFormat = PromptFormats.OpenQwen2VL,
         };
     }
 

@@ -32,6 +32,19 @@ public class StageManifestTests
     }
 
     [Theory]
+    [InlineData("plain")]
+    [InlineData("chatml")]
+    [InlineData("open-qwen2vl")]
+    public void PromptFormatRoundTripsUnderItsName(string format)
+    {
+        Assert.Contains(format, OpenQwen2VL.Data.Prompts.PromptFormats.All);
+        using var dir = new TempDir();
+        (Sample() with { Kind = StageKinds.Model, PromptFormat = format }).Write(dir.Path);
+        Assert.Contains($"\"prompt_format\": \"{format}\"", File.ReadAllText(Path.Combine(dir.Path, StageManifest.FileName)));
+        Assert.Equal(format, StageManifest.Read(dir.Path).PromptFormat);
+    }
+
+    [Theory]
     [InlineData("{\"kind\": \"packed\"", "malformed")]
     [InlineData("[1, 2, 3]", "malformed")]
     [InlineData("{\"format_version\": 1}", "malformed")]

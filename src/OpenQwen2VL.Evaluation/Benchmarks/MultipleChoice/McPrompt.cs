@@ -33,7 +33,12 @@ public static class McPrompt
     public static string Text(McQuestion q, int images, VqaPromptStyle style)
     {
         var user = string.Concat(Enumerable.Repeat(VqaPromptBuilder.ImageToken + "\n", images)) + Body(q);
-        return style == VqaPromptStyle.Plain ? user
-            : $"<|im_start|>system\n{VqaPromptBuilder.SystemPrompt}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n";
+        return style switch
+        {
+            VqaPromptStyle.Plain => user,
+            // The released model's own chat template (one user turn), as its VQA prompts use.
+            VqaPromptStyle.OpenQwen2VL => OpenQwen2VL.Data.Prompts.OpenQwen2VLPromptBuilder.Render([new(OpenQwen2VL.Data.Prompts.ChatRole.User, user)]),
+            _ => $"<|im_start|>system\n{VqaPromptBuilder.SystemPrompt}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n<|im_start|>assistant\n",
+        };
     }
 }
