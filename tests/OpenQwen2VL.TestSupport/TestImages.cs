@@ -37,6 +37,15 @@ public static class TestImages
         return data!.ToArray();
     }
 
+    /// <summary>A solid-colour PNG: millions of pixels in a few KB, like the hostile tar of 9400x9400 PNGs.</summary>
+    public static byte[] LargeSolidPng(int side)
+    {
+        using var bitmap = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        bitmap.Erase(new SKColor(30, 120, 200));
+        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+        return data.ToArray();
+    }
+
     public static byte[] EncodeGrayPng(byte[] gray, int w, int h)
     {
         var info = new SKImageInfo(w, h, SKColorType.Gray8, SKAlphaType.Opaque);

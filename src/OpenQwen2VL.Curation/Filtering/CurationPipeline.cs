@@ -37,8 +37,8 @@ public static class CurationPipeline
             foreach (var sample in WebDatasetReader.Read(shards[s], stats, o.MaxMemberBytes))
             {
                 if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) { stats.Skip(reason!); continue; }
-                if (!ImageDecoder.TryDecode(parsed!.Image, o.ImageLimits, out var image, out reason)) { stats.Skip(reason!); continue; }
-                images.Add(BicubicResampler.Resize(image!, o.Encoder.ImageSize, o.Encoder.ImageSize));
+                if (!ImageDecoder.TryDecodeRgbx(parsed!.Image, o.ImageLimits, out DecodedImage? image, out reason)) { stats.Skip(reason!); continue; }
+                using (image) images.Add(BicubicResampler.Resize(image, o.Encoder.ImageSize, o.Encoder.ImageSize));
                 pairs.Add(new ScoredPair(s, parsed.Key, parsed.Uid, parsed.Caption, NoiseFlag(sample)));
             }
         if (pairs.Count < 2) throw new InvalidDataException($"need at least 2 usable pairs, found {pairs.Count} in {shards.Count} shard(s)");

@@ -20,6 +20,31 @@ public static class BicubicResampler
     }
 
     /// <summary>
+    /// Resizes decoded RGBx pixels to a new RGB image; the channels are resampled independently, so the result is
+    /// byte-identical to resizing the RGB copy, without making that full-size copy.
+    /// </summary>
+    public static RgbImage Resize(DecodedImage src, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(src);
+        int n = checked(width * height);
+        byte[] rgbx = ArrayPool<byte>.Shared.Rent(checked(4 * n));
+        try
+        {
+            Resize(src.Rgbx, src.Width, src.Height, 4, rgbx, width, height);
+            var rgb = new byte[3 * n];
+            for (int s = 0, d = 0; d < rgb.Length; s += 4, d += 3)
+            {
+                rgb[d] = rgbx[s]; rgb[d + 1] = rgbx[s + 1]; rgb[d + 2] = rgbx[s + 2];
+            }
+            return new RgbImage(width, height, rgb);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rgbx);
+        }
+    }
+
+    /// <summary>
     /// Resizes packed pixels of <paramref name="channels"/> bytes (3 = RGB; 4 = RGBx, the fourth byte ignored and
     /// written as 255) from <paramref name="src"/> (srcWidth x srcHeight) into <paramref name="dst"/>.
     /// </summary>

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.InteropServices;
 using SkiaSharp;
 
 namespace OpenQwen2VL.Data.Images;
@@ -9,91 +11,136 @@ namespace OpenQwen2VL.Data.Images;
 /// </summary>
 public static class ImageDecoder
 {
-    /// <summary>Decodes <paramref name="data"/>; on failure <paramref name="skipReason"/> says why.</summary>
+    /// <summary>
+    /// Decodes <paramref name="data"/> into a caller-owned RGB array; on failure <paramref name="skipReason"/> says why.
+    /// The decode budget covers the decode (4 + 3 bytes a pixel) but not the returned array, which the caller owns: for
+    /// large or many images prefer <see cref="TryDecodeRgbx(ReadOnlySpan{byte}, ImageLimits, out DecodedImage?, out string?)"/>.
+    /// </summary>
     public static bool TryDecode(ReadOnlySpan<byte> data, ImageLimits limits, out RgbImage? image, out string? skipReason)
     {
-        ArgumentNullException.ThrowIfNull(limits);
-        byte[]? rgbx = null;
         image = null;
-        // The RGBx buffer lives until the RGB copy is made: the lease covers both (4 + 3 bytes a pixel) until then.
-        if (!TryDecodeRgbx(data, limits, ref rgbx, out int w, out int h, out skipReason, leasedBytesPerPixel: 7, out var lease)) return false;
-        using var _ = lease;
-        var rgb = new byte[3 * w * h];
-        for (int s = 0, d = 0; d < rgb.Length; s += 4, d += 3)
-        {
-            rgb[d] = rgbx![s]; rgb[d + 1] = rgbx[s + 1]; rgb[d + 2] = rgbx[s + 2];
-        }
-        image = new RgbImage(w, h, rgb);
+        // The RGB copy is made while the RGBx pixels live: the lease covers both until the native pixels are freed.
+        if (!TryDecodeNative(data, limits, leasedBytesPerPixel: 7, out var decoded, out skipReason)) return false;
+        using (decoded) image = decoded!.ToRgb();
         return true;
     }
 
     /// <summary>
+    /// Decodes into native RGBx pixels that hold their share of <see cref="ImageLimits.DecodeBudget"/> until disposed:
+    /// what pack, curate and the loaders use, so memory stays bounded by the budget whatever the images.
+    /// </summary>
+    public static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, [NotNullWhen(true)] out DecodedImage? image, out string? skipReason) =>
+        TryDecodeNative(data, limits, leasedBytesPerPixel: 4, out image, out skipReason);
+
+    /// <summary>
     /// Decodes into 4-byte RGBx pixels (alpha already composited over white, fourth byte 255) in a caller-owned
-    /// buffer that is grown when too small: the preprocessing hot path reuses one buffer per thread and works on
-    /// 4-byte pixels (one SIMD lane group per pixel), so it skips the RGB copy and a large allocation per image.
+    /// buffer that is grown when too small, for a caller that reuses one buffer per thread. The lease is given back
+    /// when this returns (a reused buffer stays with its thread, bounded by the thread count times MaxPixels).
     /// </summary>
     public static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height, out string? skipReason)
     {
-        bool ok = TryDecodeRgbx(data, limits, ref buffer, out width, out height, out skipReason, leasedBytesPerPixel: 4, out var lease);
-        lease?.Dispose();
-        return ok;
-    }
-
-    /// <param name="leasedBytesPerPixel">How much of <see cref="ImageLimits.DecodeBudget"/> to lease per pixel.</param>
-    /// <param name="lease">On success, the lease the caller releases once its buffers are done; on failure, already released.</param>
-    private static bool TryDecodeRgbx(ReadOnlySpan<byte> data, ImageLimits limits, ref byte[]? buffer, out int width, out int height,
-        out string? skipReason, int leasedBytesPerPixel, out PixelBudget.Lease? lease)
-    {
-        lease = null;
         ArgumentNullException.ThrowIfNull(limits);
         width = height = 0;
-        if (data.IsEmpty) { skipReason = ImageSkipReasons.Empty; return false; }
-        if (data.Length > limits.MaxBytes) { skipReason = ImageSkipReasons.TooManyBytes; return false; }
+        if (!CheckEncodedSize(data, limits, out skipReason)) return false;
         unsafe
         {
             fixed (byte* p = data)
             {
                 // SKData over the caller's bytes without a copy; it only lives inside this fixed block.
                 using var skData = SKData.Create((IntPtr)p, data.Length);
-                using var codec = OpenCodec(skData, data, out skipReason);
+                using var codec = TryOpen(skData, data, limits, out var info, out skipReason);
                 if (codec is null) return false;
-
-                var info = codec.Info;
-                if (Math.Min(info.Width, info.Height) < limits.MinSide) { skipReason = ImageSkipReasons.TooSmall; return false; }
-                if ((long)info.Width * info.Height > limits.MaxPixels || 4L * info.Width * info.Height > Array.MaxLength)
-                { skipReason = ImageSkipReasons.TooManyPixels; return false; }
-
-                // Skia has no packed 3-byte RGB target: decode to unpremultiplied RGBA, then composite alpha over white.
-                // ColorSpace null = no colour-space conversion (PIL ignores ICC profiles too).
-                bool opaque = info.AlphaType == SKAlphaType.Opaque;
-                var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888,
-                    opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
+                using var lease = limits.DecodeBudget.Acquire(4L * info.Width * info.Height);
                 int length = 4 * info.Width * info.Height;
-                // Leased after the header checks and before the buffer is allocated; released once the caller is done with
-                // the pixels (a reused buffer stays with its thread, bounded by the thread count times MaxPixels).
-                lease = limits.DecodeBudget.Acquire((long)leasedBytesPerPixel * info.Width * info.Height);
-                SKCodecResult result;
-                try
-                {
-                    if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
-                    fixed (byte* dst = buffer)
-                        result = codec.GetPixels(rgbaInfo, (IntPtr)dst, rgbaInfo.RowBytes, new SKCodecOptions(0));
-                }
-                catch { lease.Dispose(); lease = null; throw; }
-                switch (result)
-                {
-                    case SKCodecResult.Success: break;
-                    case SKCodecResult.IncompleteInput: skipReason = ImageSkipReasons.TruncatedImage; break;
-                    default: skipReason = ImageSkipReasons.CorruptImage; break;
-                }
-                if (result != SKCodecResult.Success) { lease.Dispose(); lease = null; return false; }
-                if (!opaque) CompositeOverWhite(buffer.AsSpan(0, length));
+                if (buffer is null || buffer.Length < length) buffer = GC.AllocateUninitializedArray<byte>(length);
+                fixed (byte* dst = buffer)
+                    if (!TryGetPixels(codec, info, dst, out skipReason)) return false;
                 width = info.Width;
                 height = info.Height;
-                skipReason = null;
                 return true;
             }
         }
+    }
+
+    /// <param name="leasedBytesPerPixel">How much of <see cref="ImageLimits.DecodeBudget"/> the result holds per pixel.</param>
+    private static bool TryDecodeNative(ReadOnlySpan<byte> data, ImageLimits limits, int leasedBytesPerPixel,
+        out DecodedImage? image, out string? skipReason)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        image = null;
+        if (!CheckEncodedSize(data, limits, out skipReason)) return false;
+        unsafe
+        {
+            fixed (byte* p = data)
+            {
+                using var skData = SKData.Create((IntPtr)p, data.Length);
+                using var codec = TryOpen(skData, data, limits, out var info, out skipReason);
+                if (codec is null) return false;
+                // Leased after the header checks and before the pixels are allocated; the image owns it from here on.
+                var lease = limits.DecodeBudget.Acquire((long)leasedBytesPerPixel * info.Width * info.Height);
+                byte* pixels = null;
+                try
+                {
+                    pixels = (byte*)NativeMemory.Alloc((nuint)(4L * info.Width * info.Height));
+                    if (!TryGetPixels(codec, info, pixels, out skipReason))
+                    {
+                        NativeMemory.Free(pixels);
+                        lease.Dispose();
+                        return false;
+                    }
+                }
+                catch
+                {
+                    NativeMemory.Free(pixels);
+                    lease.Dispose();
+                    throw;
+                }
+                image = new DecodedImage(pixels, info.Width, info.Height, lease);
+                return true;
+            }
+        }
+    }
+
+    /// <summary>The checks on the encoded bytes, made before Skia sees them.</summary>
+    private static bool CheckEncodedSize(ReadOnlySpan<byte> data, ImageLimits limits, out string? skipReason)
+    {
+        skipReason = data.IsEmpty ? ImageSkipReasons.Empty : data.Length > limits.MaxBytes ? ImageSkipReasons.TooManyBytes : null;
+        return skipReason is null;
+    }
+
+    /// <summary>Opens a codec and checks the header against <paramref name="limits"/>, or returns null with a skip reason.</summary>
+    private static SKCodec? TryOpen(SKData skData, ReadOnlySpan<byte> data, ImageLimits limits, out SKImageInfo info, out string? skipReason)
+    {
+        info = default;
+        var codec = OpenCodec(skData, data, out skipReason);
+        if (codec is null) return null;
+        info = codec.Info;
+        if (Math.Min(info.Width, info.Height) < limits.MinSide) skipReason = ImageSkipReasons.TooSmall;
+        else if ((long)info.Width * info.Height > limits.MaxPixels || 4L * info.Width * info.Height > Array.MaxLength)
+            skipReason = ImageSkipReasons.TooManyPixels;
+        else return codec;
+        codec.Dispose();
+        return null;
+    }
+
+    /// <summary>Decodes all pixels into <paramref name="dst"/> (4 * width * height bytes) as RGBx, alpha over white.</summary>
+    private static unsafe bool TryGetPixels(SKCodec codec, SKImageInfo info, byte* dst, out string? skipReason)
+    {
+        // Skia has no packed 3-byte RGB target: decode to unpremultiplied RGBA, then composite alpha over white.
+        // ColorSpace null = no colour-space conversion (PIL ignores ICC profiles too).
+        bool opaque = info.AlphaType == SKAlphaType.Opaque;
+        var rgbaInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888,
+            opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul, null);
+        var result = codec.GetPixels(rgbaInfo, (IntPtr)dst, rgbaInfo.RowBytes, new SKCodecOptions(0));
+        switch (result)
+        {
+            case SKCodecResult.Success: break;
+            case SKCodecResult.IncompleteInput: skipReason = ImageSkipReasons.TruncatedImage; return false;
+            default: skipReason = ImageSkipReasons.CorruptImage; return false;
+        }
+        if (!opaque) CompositeOverWhite(new Span<byte>(dst, 4 * info.Width * info.Height));
+        skipReason = null;
+        return true;
     }
 
     /// <summary>

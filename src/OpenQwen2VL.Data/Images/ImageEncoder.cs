@@ -37,12 +37,27 @@ public static class ImageEncoder
     public static RgbImage ResizeShortSide(RgbImage img, int maxShortSide)
     {
         ArgumentNullException.ThrowIfNull(img);
+        var (w, h) = ShortSideFit(img.Width, img.Height, maxShortSide);
+        return w == img.Width && h == img.Height ? img : BicubicResampler.Resize(img, w, h);
+    }
+
+    /// <summary><see cref="ResizeShortSide(RgbImage, int)"/> straight from decoded pixels: only the small result is a managed array.</summary>
+    public static RgbImage ResizeShortSide(DecodedImage img, int maxShortSide)
+    {
+        ArgumentNullException.ThrowIfNull(img);
+        var (w, h) = ShortSideFit(img.Width, img.Height, maxShortSide);
+        return w == img.Width && h == img.Height ? img.ToRgb() : BicubicResampler.Resize(img, w, h);
+    }
+
+    /// <summary>The size with the short side at most <paramref name="maxShortSide"/> and the aspect ratio kept (unchanged when it fits).</summary>
+    private static (int Width, int Height) ShortSideFit(int width, int height, int maxShortSide)
+    {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxShortSide);
-        int shortSide = Math.Min(img.Width, img.Height);
-        if (shortSide <= maxShortSide) return img;
+        int shortSide = Math.Min(width, height);
+        if (shortSide <= maxShortSide) return (width, height);
         double scale = (double)maxShortSide / shortSide;
-        int w = img.Width <= img.Height ? maxShortSide : Math.Max(1, (int)Math.Round(img.Width * scale));
-        int h = img.Height < img.Width ? maxShortSide : Math.Max(1, (int)Math.Round(img.Height * scale));
-        return BicubicResampler.Resize(img, w, h);
+        int w = width <= height ? maxShortSide : Math.Max(1, (int)Math.Round(width * scale));
+        int h = height < width ? maxShortSide : Math.Max(1, (int)Math.Round(height * scale));
+        return (w, h);
     }
 }

@@ -16,7 +16,6 @@ public sealed class ImagePreprocessor
     /// <summary>Scratch buffers larger than this are dropped after use instead of being kept per thread.</summary>
     private const int MaxRetainedScratchBytes = 32 << 20;
 
-    [ThreadStatic] private static byte[]? t_decoded;
     [ThreadStatic] private static byte[]? t_resized;
 
     private readonly float[] _mean;
@@ -82,11 +81,10 @@ public sealed class ImagePreprocessor
     public bool TryPreprocess(ReadOnlySpan<byte> encoded, ImageLimits limits, Span<float> destination, out string? skipReason)
     {
         CheckDestination(destination, 1);
-        byte[]? decoded = t_decoded;
-        bool ok = ImageDecoder.TryDecodeRgbx(encoded, limits, ref decoded, out int w, out int h, out skipReason);
-        if (ok) ResizeAndNormalize(decoded!, w, h, 4, destination);
-        t_decoded = decoded is not null && decoded.Length <= MaxRetainedScratchBytes ? decoded : null;
-        return ok;
+        // Native pixels that hold their decode-budget lease until resized, then are freed (no full-size managed garbage).
+        if (!ImageDecoder.TryDecodeRgbx(encoded, limits, out DecodedImage? decoded, out skipReason)) return false;
+        using (decoded) ResizeAndNormalize(decoded.Rgbx, decoded.Width, decoded.Height, 4, destination);
+        return true;
     }
 
     /// <summary>Preprocesses a decoded image into <paramref name="destination"/> (<see cref="OutputLength"/> floats).</summary>
@@ -167,7 +165,7 @@ public sealed class ImagePreprocessor
             throw new ArgumentException($"destination holds {destination.Length} floats, {images} image(s) need {(long)images * OutputLength}", nameof(destination));
     }
 
-    private void ResizeAndNormalize(byte[] pixels, int w, int h, int channels, Span<float> destination)
+    private void ResizeAndNormalize(ReadOnlySpan<byte> pixels, int w, int h, int channels, Span<float> destination)
     {
         int n = Size * Size;
         byte[] resized = t_resized is { } r && r.Length >= channels * n ? r : new byte[4 * n];

@@ -178,7 +178,10 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private Scanned Scan(WebDatasetSample sample, int shard)
     {
         if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) return new(null, reason, false);
-        if (!ImageDecoder.TryDecode(parsed!.Image, options.ImageLimits, out var image, out reason)) return new(null, reason, false);
+        // Validates the image and learns its size; the pixels (and their budget lease) are freed before tokenising.
+        int width, height;
+        if (!ImageDecoder.TryDecodeRgbx(parsed!.Image, options.ImageLimits, out DecodedImage? image, out reason)) return new(null, reason, false);
+        using (image) (width, height) = (image.Width, image.Height);
         if (Volatile.Read(ref _tokenizerTimeouts) >= MaxTokenizerTimeouts) return new(null, TokenizerTimeout, false);
         int[] ids;
         try { ids = _builder.Build(parsed.Caption); }
@@ -198,7 +201,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             length = _builder.EstimatedLength(ids);
             truncated = true;
         }
-        bool candidate = options.Reencode && Math.Min(image!.Width, image.Height) > options.ImageSize;
+        bool candidate = options.Reencode && Math.Min(width, height) > options.ImageSize;
         return new(new Item(shard, parsed.Uid, ids, length, parsed.ImageExtension, parsed.ImageOffset, parsed.Image.Length, candidate), null, truncated);
     }
 
@@ -233,9 +236,11 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             uids[k] = item.Uid;
             var bytes = ReadImage(item, shards, handles);
             var ext = item.ImageExtension;
-            if (item.ReencodeCandidate && ImageDecoder.TryDecode(bytes, options.ImageLimits, out var img, out _))
+            if (item.ReencodeCandidate && ImageDecoder.TryDecodeRgbx(bytes, options.ImageLimits, out DecodedImage? img, out _))
             {
-                var smaller = ImageEncoder.EncodeJpeg(ImageEncoder.ResizeShortSide(img!, options.ImageSize), options.JpegQuality);
+                RgbImage resized;
+                using (img) resized = ImageEncoder.ResizeShortSide(img, options.ImageSize);
+                var smaller = ImageEncoder.EncodeJpeg(resized, options.JpegQuality);
                 if (smaller.Length < bytes.Length)
                 {
                     saved += bytes.Length - smaller.Length;

@@ -32,6 +32,21 @@ public class ImagePreprocessorTests
     }
 
     [Fact]
+    public void PreprocessingALargeImageLeavesNoFullSizeGarbage()
+    {
+        // 3000x3000 RGBx is 36 MB: more than a thread keeps as scratch, so a managed decode buffer would be new garbage
+        // on the large-object heap every time (what made pack and train grow with huge images despite the decode budget).
+        var pre = new ImagePreprocessor(16, [0.5f, 0.5f, 0.5f], [0.5f, 0.5f, 0.5f]);
+        var png = TestImages.LargeSolidPng(3000);
+        var dst = new float[pre.OutputLength];
+        Assert.True(pre.TryPreprocess(png, ImageLimits.Default, dst, out _));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Assert.True(pre.TryPreprocess(png, ImageLimits.Default, dst, out _));
+        Assert.InRange(GC.GetAllocatedBytesForCurrentThread() - before, 0, 1 << 20);
+        Assert.Equal((30 / 255f - 0.5f) / 0.5f, dst[0]);
+    }
+
+    [Fact]
     public void OutputIsChwAndNormalised()
     {
         // A solid colour stays solid through the resize, so each plane is one value: (v/255 - mean) / std.

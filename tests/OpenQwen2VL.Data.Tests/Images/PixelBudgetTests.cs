@@ -1,4 +1,3 @@
-using SkiaSharp;
 using OpenQwen2VL.Data.Images;
 
 namespace OpenQwen2VL.Tests.Images;
@@ -6,15 +5,6 @@ namespace OpenQwen2VL.Tests.Images;
 /// <summary>Many large-but-legal images decoded at once stay within the decode budget, and none waits forever.</summary>
 public class PixelBudgetTests
 {
-    /// <summary>A solid-colour PNG: millions of pixels in a few KB, like the hostile tar of 9400x9400 PNGs.</summary>
-    private static byte[] LargeSolidPng(int side)
-    {
-        using var bitmap = new SKBitmap(new SKImageInfo(side, side, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        bitmap.Erase(new SKColor(30, 120, 200));
-        using var data = bitmap.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
-
     private static void DecodeConcurrently(byte[] png, ImageLimits limits, int count, bool rgbx)
     {
         var ok = new bool[count];
@@ -37,7 +27,7 @@ public class PixelBudgetTests
     [InlineData(true)]
     public void ConcurrentLargeDecodesNeverExceedTheBudget(bool rgbx)
     {
-        var png = LargeSolidPng(2000);
+        var png = TestImages.LargeSolidPng(2000);
         Assert.True(png.Length < 200_000);
         long perImage = (rgbx ? 4L : 7L) * 2000 * 2000;
         var budget = new PixelBudget(2 * perImage + perImage / 2); // room for two at a time
@@ -48,7 +38,7 @@ public class PixelBudgetTests
     [Fact]
     public void AnImageLargerThanTheWholeBudgetStillDecodesAlone()
     {
-        var png = LargeSolidPng(1500);
+        var png = TestImages.LargeSolidPng(1500);
         var budget = new PixelBudget(1024 * 1024); // far below one image's 4 x 1500 x 1500 bytes
         DecodeConcurrently(png, ImageLimits.Default with { DecodeBudget = budget }, count: 4, rgbx: false);
         Assert.Equal(budget.CapacityBytes, budget.PeakBytes);
