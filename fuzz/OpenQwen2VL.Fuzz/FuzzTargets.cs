@@ -15,6 +15,7 @@ public static class FuzzTargets
         new LlavaJsonTarget(env),
         new VqaJsonTarget(),
         new BenchmarkJsonTarget(),
+        new McTsvTarget(),
         new ImageHeaderTarget(),
     ];
 
