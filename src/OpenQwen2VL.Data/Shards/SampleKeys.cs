@@ -25,4 +25,12 @@ public static class SampleKeys
     }
 
     public static bool IsSafe(string name) => Problem(name) is null;
+
+    /// <summary>
+    /// Null when a member's sample key (its name before the first dot of the file name) names a sample, else why not:
+    /// a member called <c>.jpg</c> or <c>dir/.jpg</c> has an empty key, which would write a hidden file with no name
+    /// into our shards (found by fuzzing: fuzz/regressions/tar/).
+    /// </summary>
+    public static string? KeyProblem(string key) =>
+        key.Length == 0 || key[^1] is '/' or '\\' ? "empty key" : Problem(key);
 }

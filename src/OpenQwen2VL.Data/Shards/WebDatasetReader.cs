@@ -73,7 +73,7 @@ public static class WebDatasetReader
                     pendingKey = key;
                     pendingSkip = null;
                 }
-                if (!SampleKeys.IsSafe(name!)) pendingSkip ??= SampleKeys.UnsafeKey;
+                if (!SampleKeys.IsSafe(name!) || SampleKeys.KeyProblem(key!) is not null) pendingSkip ??= SampleKeys.UnsafeKey;
                 if (step == Step.Oversized) pendingSkip ??= MemberTooLarge;
                 if (pendingSkip is not null) pending!.Clear(); // a sample already lost keeps no bytes
                 else

@@ -41,6 +41,8 @@ public sealed class WebDatasetWriter : IDisposable
     {
         ObjectDisposedException.ThrowIf(_completed, this);
         ArgumentException.ThrowIfNullOrEmpty(key);
+        if (SampleKeys.KeyProblem(key) is { } keyProblem)
+            throw new ArgumentException($"unsafe sample key {System.Text.Json.JsonSerializer.Serialize(key)}: {keyProblem}", nameof(key));
         foreach (var name in members.Keys.Select(ext => MemberName(key, ext)).Prepend(key))
             if (SampleKeys.Problem(name) is { } problem)
                 throw new ArgumentException($"unsafe sample member name {System.Text.Json.JsonSerializer.Serialize(name)}: {problem}", nameof(key));

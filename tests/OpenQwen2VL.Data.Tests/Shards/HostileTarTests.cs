@@ -116,7 +116,8 @@ public class HostileTarTests
     {
         using var dir = new TempDir();
         var shard = dir.File("00000.tar");
-        string[] unsafeKeys = ["../../x", "/abs/x", "a/../../x", "bell\u0007", "C:\\x"];
+        // "" and "dir/": members named ".jpg" or "dir/.jpg" have no key (found by fuzzing: fuzz/regressions/tar/).
+        string[] unsafeKeys = ["../../x", "/abs/x", "a/../../x", "bell\u0007", "C:\\x", "", "dir/"];
         using (var fs = File.Create(shard))
         using (var tar = new TarWriter(fs, TarEntryFormat.Pax))
         {
@@ -146,6 +147,7 @@ public class HostileTarTests
     [InlineData("a/../x")]
     [InlineData("new\nline")]
     [InlineData("..")]
+    [InlineData("dir/")]
     public void TheWriterRefusesUnsafeKeys(string key)
     {
         using var dir = new TempDir();
