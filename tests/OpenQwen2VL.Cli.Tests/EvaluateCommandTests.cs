@@ -133,4 +133,30 @@ public sealed class EvaluateCommandTests
         Assert.Contains("--benchmark vqav2", CliInvocation.UserError([.. split, "--benchmark", "gqa", "--results", results]));
         Assert.Contains("--protocol", CliInvocation.UserError([.. split, "--baseline", "majority", "--protocol", "lmms"]));
     }
+
+    [Fact]
+    public void VqaV2InASuiteScoresAsTheVqaV2Command()
+    {
+        // The suite's VQAv2 (the IBenchmark adapter) and `--benchmark vqav2` (its own runner) on one split: same accuracy.
+        using var dir = new TempDir();
+        var layout = EvalSplit(dir, questions: 3, images: 2);
+        string single = Path.Combine(dir.Path, "single"), suite = Path.Combine(dir.Path, "suite");
+        CliInvocation.Succeeds(["evaluate", "--data", layout.Root, "--out", single, "--prompt-format", "chatml", .. ModelFlags()]);
+        File.WriteAllText(Path.Combine(dir.Path, "suite.json"), """
+            {"benchmarks": [{"benchmark": "vqav2", "data": "data"},
+                            {"benchmark": "vqav2", "data": "data/eval/questions.json", "annotations": "data/eval/annotations.json", "images": "data/eval/images"}]}
+            """);
+        CliInvocation.Succeeds(["evaluate", "--suite", Path.Combine(dir.Path, "suite.json"), "--out", suite, "--prompt-format", "chatml", .. ModelFlags()]);
+
+        using var summary = JsonDocument.Parse(File.ReadAllText(Directory.GetFiles(single, "*_summary.json").Single()));
+        double expected = summary.RootElement.GetProperty("accuracy").GetDouble();
+        var rows = JsonDocument.Parse(File.ReadAllText(Path.Combine(suite, OpenQwen2VL.Evaluation.Benchmarks.Suite.SuiteReport.Json))).RootElement.EnumerateArray().ToArray();
+        Assert.Equal(2, rows.Length);
+        foreach (var row in rows)
+        {
+            Assert.Equal("vqav2", row.GetProperty("benchmark").GetString());
+            Assert.Equal(6, row.GetProperty("n").GetInt32());
+            Assert.Equal(expected, row.GetProperty("score").GetDouble(), 12);
+        }
+    }
 }

@@ -30,7 +30,7 @@ public sealed class EvaluateCommand : ICliCommand
     {
         var data = new Option<string?>("--data") { Description = "vqav2: a folder written by oqvl synth (instead of --questions/--annotations/--images); gqa: testdev questions JSON; textvqa: TextVQA_0.5.1_val.json; pope: POPE JSON lines; mmbench, seedbench, mmstar, ai2d, scienceqa: a VLMEvalKit TSV (images inline)", HelpName = "PATH" };
         var benchmark = new Option<BenchmarkChoice>("--benchmark") { Description = "vqav2, gqa, textvqa, pope, mmbench, seedbench, mmstar, ai2d or scienceqa", DefaultValueFactory = _ => BenchmarkChoice.Vqav2 };
-        var suite = new Option<string?>("--suite") { Description = "run the benchmarks a suite JSON lists ({\"benchmarks\": [{benchmark, data, images?, protocol?, limit?}]}) and write suite.md, suite.json and suite.png into --out", HelpName = "FILE" };
+        var suite = new Option<string?>("--suite") { Description = "run the benchmarks a suite JSON lists ({\"benchmarks\": [{benchmark, data, images?, annotations?, protocol?, limit?}]}; vqav2 data: a synth folder, or questions with annotations and images) and write suite.md, suite.json and suite.png into --out", HelpName = "FILE" };
         var protocol = new Option<EvaluationProtocolKind>("--protocol") { Description = "official (the benchmark's own) or open-qwen2vl (the reference harness: plain prompt, stop at , . newline, delete . and ,, lower-case)", DefaultValueFactory = _ => EvaluationProtocolKind.Official };
         protocol.CustomParser = r => r.Tokens.Single().Value.ToLowerInvariant() switch
         {

@@ -19,7 +19,7 @@ public static class SuiteRunner
         foreach (var entry in entries)
         {
             var g = generatorFor(entry.Protocol);
-            var benchmark = BenchmarkCatalog.Load(entry.Benchmark, entry.Data, entry.Images);
+            var benchmark = BenchmarkCatalog.Load(entry.Benchmark, entry.Data, entry.Images, entry.Annotations);
             try
             {
                 if (benchmark.Items.Count == 0)
