@@ -53,7 +53,10 @@ public sealed class GqaBenchmark : IBenchmark
 
     public string Answer(string generated, EvaluationProtocol protocol) => protocol.Answer(generated, Normalize);
 
-    /// <summary>LLaVA's GQA answer normalisation: strip, drop trailing periods, lower-case.</summary>
+    /// <summary>
+    /// LLaVA's GQA answer normalisation (haotian-liu/LLaVA scripts/convert_gqa_for_eval.py: <c>text.rstrip('.').lower()</c>
+    /// on the answer its loader already stripped), then GQA's eval.py compares it with <c>answer</c> exactly.
+    /// </summary>
     public static string Normalize(string answer) => answer.Trim().TrimEnd('.').ToLowerInvariant();
 
     public double Score(BenchmarkItem item, string answer) => Normalize(answer) == Normalize(item.References[0]) ? 1 : 0;

@@ -53,8 +53,8 @@ public sealed class PopeBenchmark : IBenchmark
     public string Answer(string generated, EvaluationProtocol protocol) => protocol.Answer(generated, a => a);
 
     /// <summary>
-    /// LLaVA's eval_pope reading of an answer: keep the text before the first period, delete commas, split on
-    /// spaces; "no" if a word is "No", "no" or "not", otherwise "yes".
+    /// LLaVA's eval_pope reading of an answer (haotian-liu/LLaVA llava/eval/eval_pope.py): keep the text before the
+    /// first period, delete commas, split on spaces; "no" if a word is "No", "no" or "not", otherwise "yes".
     /// </summary>
     public static string YesNo(string answer)
     {
