@@ -46,8 +46,11 @@ public sealed class ServeCommand : ICliCommand
         return cmd;
     }
 
-    /// <summary>Loads the model the parsed options name and builds its server (not started); tests start it on port 0.</summary>
-    public ChatServer Create(ParseResult r, TextWriter log, out OpenQwen2VL.Model.Vlm.LoadedVlm loaded)
+    /// <summary>
+    /// Loads the model the parsed options name and builds its server (not started); tests start it on port 0 and may
+    /// <paramref name="adjust"/> limits that have no flag.
+    /// </summary>
+    public ChatServer Create(ParseResult r, TextWriter log, out OpenQwen2VL.Model.Vlm.LoadedVlm loaded, Func<ServeSettings, ServeSettings>? adjust = null)
     {
         loaded = model.Load(r, log);
         var format = model.Format(r, loaded, PromptFormatChoice.Plain);
@@ -58,6 +61,7 @@ public sealed class ServeCommand : ICliCommand
             Host = r.GetValue(host)!, Port = r.GetValue(port), MaxBatch = r.GetValue(maxBatch), MaxQueue = r.GetValue(maxQueue),
             ApiKey = r.GetValue(apiKey), AllowLocalFiles = r.GetValue(allowLocalFiles),
         };
+        if (adjust is not null) settings = adjust(settings);
         return new ChatServer(loaded, settings, messages => PromptIds(tokenizer, messages, format), log);
     }
 
