@@ -130,6 +130,62 @@ public sealed class ServeCommandTests(ServeCommandTests.Server server) : IClassF
     }
 
     [Fact]
+    public async Task AStopStringCutsTheAnswerBeforeIt()
+    {
+        var image = File.ReadAllBytes(Image("img2.jpg"));
+        var (_, plain, _) = await Post(Body("What is this?", [image]).ToJsonString());
+        string full = (string)JsonNode.Parse(plain)!["choices"]![0]!["message"]!["content"]!;
+        Assert.True(full.Length >= 4, $"the fixture's answer is too short to cut: '{full}'");
+        string stop = full.Substring(full.Length / 2, 2);
+        string expected = full[..full.IndexOf(stop, StringComparison.Ordinal)];
+        foreach (bool stream in new[] { false, true })
+        {
+            var body = Body("What is this?", [image], stream);
+            body["stop"] = stop;
+            var (status, text, _) = await Post(body.ToJsonString());
+            Assert.Equal(HttpStatusCode.OK, status);
+            if (stream) Assert.Equal(expected, StreamedText(text));
+            else
+            {
+                var choice = JsonNode.Parse(text)!["choices"]![0]!;
+                Assert.Equal(expected, (string?)choice["message"]!["content"]);
+                Assert.Equal("stop", (string?)choice["finish_reason"]);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task BeyondTheQueueRequestsGet429WithRetryAfter()
+    {
+        var command = new ServeCommand();
+        var root = new System.CommandLine.RootCommand();
+        root.Subcommands.Add(command.Build());
+        var chat = command.Create(root.Parse(["serve", .. ModelFlags(), "--port", "0", "--max-batch", "1", "--max-queue", "0"]), TextWriter.Null, out var loaded);
+        try
+        {
+            await chat.StartAsync();
+            using var client = new HttpClient { BaseAddress = new Uri(chat.Urls.First()), Timeout = TimeSpan.FromMinutes(5) };
+            // One decoding slot and no queue: of 8 long requests sent at once, the ones arriving while it is taken are refused.
+            var body = Body("Tell a long story.", [], maxTokens: 200).ToJsonString();
+            var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Post(body, client)));
+            Assert.All(answers, a => Assert.Contains(a.Status, new[] { HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
+            Assert.Contains(answers, a => a.Status == HttpStatusCode.OK);
+            var refused = answers.Where(a => a.Status == HttpStatusCode.TooManyRequests).ToList();
+            Assert.NotEmpty(refused);
+            Assert.All(refused, a =>
+            {
+                Assert.NotNull(a.Response.Headers.RetryAfter);
+                Assert.Equal("queue_full", (string?)JsonNode.Parse(a.Body)!["error"]!["code"]);
+            });
+        }
+        finally
+        {
+            await chat.DisposeAsync();
+            loaded.Dispose();
+        }
+    }
+
+    [Fact]
     public async Task ConcurrentRequestsGetTheirSoloAnswers()
     {
         var bodies = new[] { ("What is this?", "img0.jpg"), ("Say more about the colours in this picture, please.", "img1.png"), ("Hi", "img2.jpg"), ("Two words:", "img0.jpg") }
