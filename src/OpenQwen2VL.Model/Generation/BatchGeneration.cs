@@ -19,10 +19,12 @@ public static class BatchGeneration
     /// <param name="options">decoding options</param>
     /// <param name="stops">stop criteria per row (null: none)</param>
     /// <param name="promptTokenIds">each row's prompt token ids, for the repetition penalty (null: only generated tokens count)</param>
+    /// <param name="onToken">called with (row, id) for each token a row keeps, as it is generated (streaming); returning
+    /// false ends that row after this token (a client gone, its own budget reached)</param>
     /// <returns>new ids per row; a row's stop token is included</returns>
     /// <exception cref="PromptTooLongException">a row's prompt leaves no room under max_position_embeddings</exception>
     public static long[][] Run(Qwen2ForCausalLM lm, Tensor promptEmbeds, IReadOnlyList<long> promptLengths, GenerationOptions options,
-        IReadOnlyList<StopCriteria?>? stops = null, IReadOnlyList<IReadOnlyList<long>>? promptTokenIds = null)
+        IReadOnlyList<StopCriteria?>? stops = null, IReadOnlyList<IReadOnlyList<long>>? promptTokenIds = null, Func<int, long, bool>? onToken = null)
     {
         options.Validate();
         using var scope = NewDisposeScope();
@@ -76,7 +78,8 @@ public static class BatchGeneration
             {
                 if (finished[r]) continue;
                 outputs[r].Add(ids[r]);
-                if (outputs[r].Count >= budgets[r] || (stops?[r]?.StopsAfter(outputs[r]) ?? false)) finished[r] = true;
+                bool more = onToken?.Invoke(r, ids[r]) ?? true;
+                if (!more || outputs[r].Count >= budgets[r] || (stops?[r]?.StopsAfter(outputs[r]) ?? false)) finished[r] = true;
             }
             if (finished.All(f => f)) break;
 

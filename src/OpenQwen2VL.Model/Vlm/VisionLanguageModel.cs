@@ -158,9 +158,10 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
     /// images go through the vision tower together, the spliced rows are left-padded, each row stops on its own.
     /// Each row gets the tokens it gets alone.
     /// </summary>
+    /// <param name="onToken">per-token hook of <see cref="BatchGeneration.Run"/>: (prompt index, id); false ends that row</param>
     /// <returns>new ids per prompt, in order</returns>
     /// <exception cref="PromptTooLongException">a prompt leaves no room under max_position_embeddings (see <see cref="SplicedLength"/>)</exception>
-    public long[][] Generate(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options)
+    public long[][] Generate(IReadOnlyList<GenerationPrompt> prompts, GenerationOptions options, Func<int, long, bool>? onToken = null)
     {
         if (prompts.Count == 0) return [];
         using var scope = NewDisposeScope();
@@ -191,6 +192,6 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         var lengths = Enumerable.Range(0, rows).Select(r => inputs.Lengths[r] - (width - prompts[r].Ids.Length)).ToArray();
         var embeds = LeftPadding.FromRightPadded(inputs.Embeds, lengths);
         var textIds = prompts.Select(p => (IReadOnlyList<long>)p.Ids.Where(t => t >= 0).ToArray()).ToArray();
-        return BatchGeneration.Run(Llm, embeds, lengths, options, prompts.Select(p => p.Stop).ToArray(), textIds);
+        return BatchGeneration.Run(Llm, embeds, lengths, options, prompts.Select(p => p.Stop).ToArray(), textIds, onToken);
     }
 }

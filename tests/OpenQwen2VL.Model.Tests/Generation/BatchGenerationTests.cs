@@ -64,6 +64,24 @@ public sealed class BatchGenerationTests : IDisposable
         return new StopCriteria([alone[2]]);
     }
 
+    /// <summary>The per-token hook sees each row's tokens in order as they come; returning false ends only that row.</summary>
+    [Fact]
+    public void TokenHookStreamsEachRowAndEndsRowsItRefuses()
+    {
+        var rows = Rows();
+        var options = GenerationOptions.Greedy(NewTokens);
+        var full = vlm.Generate(rows, options);
+        var seen = rows.Select(_ => new List<long>()).ToArray();
+        // Row 1 is refused after its third token, the others run on.
+        var cut = vlm.Generate(rows, options, (r, id) => { seen[r].Add(id); return !(r == 1 && seen[r].Count == 3); });
+        DisposeRows(rows);
+        for (int r = 0; r < rows.Length; r++)
+        {
+            Assert.Equal(cut[r], seen[r]);
+            Assert.Equal(r == 1 ? full[r].Take(3) : full[r], cut[r]);
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
