@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Evaluation.Vqa;
 using OpenQwen2VL.Model.Generation;
 
@@ -38,8 +34,6 @@ public sealed record BenchmarkResult(
 /// </summary>
 public static class BenchmarkRunner
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-    private static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static BenchmarkResult Run(IBenchmark benchmark, IVqaAnswerGenerator generator, BenchmarkRunOptions options,
         string? outputDir = null, IProgress<(int Done, int Total)>? progress = null)
@@ -85,19 +79,16 @@ public static class BenchmarkRunner
     private static void Write(BenchmarkResult r, string dir)
     {
         Directory.CreateDirectory(dir);
-        var lines = new StringBuilder();
-        foreach (var p in r.Predictions)
-            lines.Append(JsonSerializer.Serialize(new
-            {
-                id = p.Item.Id, images = p.Item.ImagePaths, question = p.Item.Question, category = p.Item.Category,
-                raw_answer = p.RawAnswer, answer = p.Answer, references = p.Item.References, score = p.Score,
-            }, JsonLine)).Append('\n');
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_predictions.jsonl"), lines.ToString());
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
+        ResultFiles.WriteJsonLines(Path.Combine(dir, $"{r.Name}_predictions.jsonl"), r.Predictions.Select(p => new
+        {
+            id = p.Item.Id, images = p.Item.ImagePaths, question = p.Item.Question, category = p.Item.Category,
+            raw_answer = p.RawAnswer, answer = p.Answer, references = p.Item.References, score = p.Score,
+        }));
+        ResultFiles.WriteJson(Path.Combine(dir, $"{r.Name}_summary.json"), new
         {
             name = r.Name, benchmark = r.Benchmark, generator = r.Generator, protocol = r.Protocol,
             items = r.Predictions.Count, skipped_on_load = r.SkippedOnLoad, skipped = r.Skipped, seconds = r.Seconds,
             metrics = r.Rows.Select(row => new { metric = row.Metric, value = row.Value, n = row.Count }),
-        }, Json));
+        });
     }
 }

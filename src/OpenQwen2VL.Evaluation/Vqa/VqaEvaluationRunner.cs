@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
-using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Evaluation.Benchmarks;
 using OpenQwen2VL.Model.Generation;
 
@@ -78,8 +74,6 @@ public static class VqaEvaluationRunner
     /// <summary>Skip reason of a question whose prompt leaves no room under the model's max_position_embeddings.</summary>
     public const string PromptTooLong = "prompt_too_long";
 
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-    private static readonly JsonSerializerOptions JsonLine = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static VqaEvaluationResult Run(VqaDataset data, IVqaAnswerGenerator generator, VqaEvaluationOptions options,
         string? outputDir = null, IProgress<(int Done, int Total)>? progress = null)
@@ -161,19 +155,15 @@ public static class VqaEvaluationRunner
     private static void Write(VqaEvaluationResult r, string dir)
     {
         Directory.CreateDirectory(dir);
-        var lines = new StringBuilder();
-        foreach (var p in r.Predictions)
-            lines.Append(JsonSerializer.Serialize(new
-            {
-                question_id = p.Item.QuestionId, image_id = p.Item.ImageId, image = p.Item.ImagePath, question = p.Item.Question,
-                question_type = p.Item.QuestionType, answer_type = p.Item.AnswerType, shots = p.DemonstrationQuestionIds,
-                raw_answer = p.RawAnswer, answer = p.Answer, normalized_answer = VqaAnswerNormalizer.Normalize(p.Answer),
-                multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy,
-            }, JsonLine)).Append('\n');
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_predictions.jsonl"), lines.ToString());
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_results.json"),
-            JsonSerializer.Serialize(r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }), Json));
-        AtomicFile.WriteAllText(Path.Combine(dir, $"{r.Name}_summary.json"), JsonSerializer.Serialize(new
+        ResultFiles.WriteJsonLines(Path.Combine(dir, $"{r.Name}_predictions.jsonl"), r.Predictions.Select(p => new
+        {
+            question_id = p.Item.QuestionId, image_id = p.Item.ImageId, image = p.Item.ImagePath, question = p.Item.Question,
+            question_type = p.Item.QuestionType, answer_type = p.Item.AnswerType, shots = p.DemonstrationQuestionIds,
+            raw_answer = p.RawAnswer, answer = p.Answer, normalized_answer = VqaAnswerNormalizer.Normalize(p.Answer),
+            multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy,
+        }));
+        ResultFiles.WriteJson(Path.Combine(dir, $"{r.Name}_results.json"), r.Predictions.Select(p => new { question_id = p.Item.QuestionId, answer = p.Answer }));
+        ResultFiles.WriteJson(Path.Combine(dir, $"{r.Name}_summary.json"), new
         {
             name = r.Name, generator = r.Generator, protocol = r.Protocol, prompt_style = r.PromptStyle,
             shots = r.Shots, shot_selection = r.ShotSelection, seed = r.Seed, questions = r.Predictions.Count, skipped = r.Skipped,
@@ -182,6 +172,6 @@ public static class VqaEvaluationRunner
             accuracy = r.Accuracy, accuracy_by_answer_type = r.AccuracyByAnswerType, accuracy_by_question_type = r.AccuracyByQuestionType,
             seconds = r.Seconds,
             examples = r.Examples.Select(p => new { question_id = p.Item.QuestionId, image = p.Item.ImagePath, question = p.Item.Question, answer = p.Answer, multiple_choice_answer = p.Item.MultipleChoiceAnswer, accuracy = p.Accuracy }),
-        }, Json));
+        });
     }
 }

@@ -1,7 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Encodings.Web;
-using System.Text.Json;
 using OpenQwen2VL.Data.Shards;
 
 namespace OpenQwen2VL.Evaluation.Benchmarks.Suite;
@@ -14,17 +12,15 @@ public static class SuiteReport
 {
     public const string Markdown = "suite.md", Json = "suite.json", Chart = "suite.png";
 
-    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     public static void Write(string dir, IReadOnlyList<SuiteRow> rows)
     {
         Directory.CreateDirectory(dir);
         AtomicFile.WriteAllText(Path.Combine(dir, Markdown), MarkdownTable(rows));
-        AtomicFile.WriteAllText(Path.Combine(dir, Json), JsonSerializer.Serialize(rows.Select(r => new
+        ResultFiles.WriteJson(Path.Combine(dir, Json), rows.Select(r => new
         {
             benchmark = r.Benchmark, metric = r.Metric, score = r.Score, n = r.N, skipped = r.Skipped, protocol = r.Protocol,
             prompt_format = r.PromptFormat, seconds = r.Seconds,
-        }), Options));
+        }));
         SuiteChart.Save(Path.Combine(dir, Chart), rows);
     }
 
