@@ -16,20 +16,19 @@ public static class VqaResultsFile
     /// <summary>The answers by question id; <see cref="InvalidDataException"/> (one line naming the file) for anything else.</summary>
     public static Dictionary<long, string> Read(string path)
     {
+        const string What = "a VQAv2 results file [{question_id, answer}]";
         var answers = new Dictionary<long, string>();
-        try
+        // UntrustedJson checks UTF-8 and syntax, and its accessors name the entry and field of any missing or mistyped one.
+        using var doc = UntrustedJson.Parse(BoundedFile.ReadAllBytes(path, MaxBytes, "a VQAv2 results file"), path, What);
+        if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: not a VQAv2 results file: the top level is not an array");
+        int n = 0;
+        foreach (var e in doc.RootElement.EnumerateArray())
         {
-            using var doc = JsonDocument.Parse(BoundedFile.ReadAllBytes(path, MaxBytes, "a VQAv2 results file"));
-            if (doc.RootElement.ValueKind != JsonValueKind.Array) throw new InvalidDataException($"{path}: not a VQAv2 results file: the top level is not an array");
-            foreach (var e in doc.RootElement.EnumerateArray())
-            {
-                long qid = e.GetProperty("question_id").GetInt64();
-                string answer = e.GetProperty("answer").GetString() ?? throw new InvalidDataException($"{path}: question_id {qid} has a null answer");
-                if (!answers.TryAdd(qid, answer)) throw new InvalidDataException($"{path}: question_id {qid} appears more than once");
-            }
+            string where = $"entry {n++}";
+            long qid = UntrustedJson.Int64(e, "question_id", path, where);
+            string answer = UntrustedJson.String(e, "answer", path, where);
+            if (!answers.TryAdd(qid, answer)) throw new InvalidDataException($"{path}: question_id {qid} appears more than once");
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException or FormatException)
-        { throw new InvalidDataException($"{path}: not a VQAv2 results file [{{question_id, answer}}]: {e.Message}"); }
         return answers;
     }
 
