@@ -65,34 +65,6 @@ public class FilterMathTests
         Assert.Equal(0, none.Recall);
     }
 
-    [Theory]
-    [InlineData("85", 85)]
-    [InlineData("85\nThe caption matches the image.", 85)]
-    [InlineData(" 100 ", 100)]
-    [InlineData("0", 0)]
-    [InlineData("66.", 66)]
-    [InlineData("7\r\nreason", 7)]
-    public void MlmFilterScoreParses(string output, int expected)
-    {
-        Assert.True(MlmFilterScoreParser.TryParse(output, out int score));
-        Assert.Equal(expected, score);
-    }
-
-    [Theory]
-    [InlineData("")]
-    [InlineData("Score: 85")]
-    [InlineData("101")]
-    [InlineData("-5")]
-    [InlineData("85.5")]
-    [InlineData("eighty")]
-    [InlineData("\n85")]
-    [InlineData(null)]
-    public void MlmFilterScoreRejectsUnparseable(string? output)
-    {
-        Assert.False(MlmFilterScoreParser.TryParse(output, out int score));
-        Assert.Equal(-1, score);
-    }
-
     [Fact]
     public void CaptionFeaturesAreStableAndInRange()
     {
