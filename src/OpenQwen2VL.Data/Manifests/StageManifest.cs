@@ -14,6 +14,8 @@ public static class StageKinds
     public const string Synthetic = "synthetic";
     /// <summary><c>oqvl curate</c>: the kept image-caption shards, with scores.</summary>
     public const string Curated = "curated";
+    /// <summary><c>oqvl score</c>: one score parquet per input shard, with stats and histograms.</summary>
+    public const string Scores = "scores";
     /// <summary><c>oqvl pack</c>: packed multimodal sequences (docs/packed-format.md).</summary>
     public const string Packed = "packed";
     /// <summary><c>oqvl train</c>: a run folder (config, metrics, checkpoints/, final/).</summary>
@@ -118,6 +120,7 @@ public sealed record StageManifest
         StageKinds.Synthetic => "a synthetic folder (oqvl synth)",
         StageKinds.Curated => "a curated folder (oqvl curate)",
         StageKinds.Packed => "a packed folder (oqvl pack)",
+        StageKinds.Scores => "a scores folder (oqvl score)",
         StageKinds.Run => "a run folder (oqvl train)",
         StageKinds.Model => "a model folder (a run's final/)",
         _ => $"a {kind} folder",

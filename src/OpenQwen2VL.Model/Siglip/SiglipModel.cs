@@ -32,6 +32,10 @@ public sealed class SiglipModel : nn.Module
 
     public SiglipVisionTransformer VisionModel => vision_model;
     public SiglipTextTransformer TextModel => text_model;
+    /// <summary>Log temperature of the sigmoid loss, [1].</summary>
+    public Tensor LogitScale => logit_scale;
+    /// <summary>Bias of the sigmoid loss, [1].</summary>
+    public Tensor LogitBias => logit_bias;
 
     /// <summary>Unit-length image embeddings [N, D] from pixels [N, C, S, S].</summary>
     public Tensor ImageEmbeds(Tensor pixels)

@@ -137,6 +137,26 @@ public static class VlmLoader
     }
 
     /// <summary>
+    /// A whole SiglipModel (both towers, logit scale and bias) from an HF folder (config.json + safetensors), strict:
+    /// what the curation scorer uses. A SiglipVisionModel folder has no text tower and is refused by the load.
+    /// </summary>
+    public static SiglipModel LoadSiglip(string folder, ScalarType dtype, Device device)
+    {
+        var model = SiglipModel.Load(Path.Combine(folder, "config.json"));
+        try
+        {
+            CheckpointLoader.LoadInto(model, folder, dtype, device);
+            model.eval();
+            return model;
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
     /// Loads a SiglipModel or SiglipVisionModel checkpoint (an HF folder or one safetensors file) into a backbone-mode
     /// vision tower. Tensors of the parts the backbone does not build are ignored; anything else the module lacks is
     /// an error (strict).

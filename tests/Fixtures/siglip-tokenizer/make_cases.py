@@ -105,6 +105,18 @@ if __name__ == "__main__":
         train(os.path.join(tmp, "corpus.txt"), os.path.join(tmp, "spiece"))
         data = open(os.path.join(tmp, "spiece.model"), "rb").read()
     open(os.path.join(here, "spiece.model"), "wb").write(data)
+    # A 50-piece model (identity normaliser, so no 250 KB character map) that fits the reference fixture's SigLIP
+    # text tower (vocab_size 300): the scorer's end-to-end tests use it.
+    with tempfile.TemporaryDirectory() as tmp:
+        corpus = os.path.join(tmp, "corpus.txt")
+        rng = random.Random(5)
+        words = "a the red blue green small large circle square triangle left right top bottom photo of dog cat".split()
+        with open(corpus, "w") as f: f.write("\n".join(" ".join(rng.choice(words) for _ in range(8)) for _ in range(3000)))
+        spm.SentencePieceTrainer.train(input=corpus, model_prefix=os.path.join(tmp, "small"), vocab_size=50,
+            model_type="unigram", pad_id=0, eos_id=1, unk_id=2, bos_id=-1, pad_piece="<pad>", eos_piece="</s>",
+            unk_piece="<unk>", normalization_rule_name="identity", minloglevel=2)
+        small = open(os.path.join(tmp, "small.model"), "rb").read()
+    open(os.path.join(here, "spiece-small.model"), "wb").write(small)
     sp = processor(os.path.join(here, "spiece.model"))
     cases = [{"text": t, "ids": siglip_ids(sp, t)} for t in texts()]
     with open(os.path.join(here, "cases.json"), "w", encoding="utf-8") as f:
