@@ -155,7 +155,7 @@ public static class ScoreJob
         var columns = new JsonObject();
         foreach (var c in scorer.Columns)
         {
-            var present = values[c.Name].Where(v => v is not null).Select(v => (float)v!.Value).ToList();
+            var present = values[c.Name].Where(v => v is not null).Select(v => v!.Value).ToList();
             var column = new JsonObject { ["scored"] = present.Count, ["missing"] = values[c.Name].Count - present.Count };
             if (present.Count > 0)
             {
@@ -164,7 +164,7 @@ public static class ScoreJob
                 column["median"] = sorted[sorted.Length / 2];
                 column["max"] = sorted[^1];
                 string png = Path.Combine(o.OutputDir, $"histogram_{c.Name}.png");
-                ScoreHistogramPlot.Save(png, present, null, sorted[sorted.Length / 2], $"{c.Name} of {present.Count:N0} pairs (line: median)");
+                ScoreHistogramPlot.Save(png, present.Select(v => (float)v).ToList(), null, sorted[sorted.Length / 2], $"{c.Name} of {present.Count:N0} pairs (line: median)");
                 histograms.Add(png);
             }
             columns[c.Name] = column;
