@@ -3,6 +3,7 @@ using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Model.Vlm;
 using Spectre.Console;
 
 namespace OpenQwen2VL.Cli.Commands;
@@ -17,9 +18,19 @@ public sealed class ScoreCommand : ICliCommand
             Description = "image-caption shards: a folder from oqvl synth or curate, a folder of .tar shards, or a spec data/{00000..00999}.tar",
             Required = true, HelpName = "DIR|SPEC",
         };
-        var scorer = new Option<string>("--scorer") { Description = "siglip: a published HF SigLIP folder (both towers, spiece.model), cosine similarity and sigmoid probability", Required = true };
-        scorer.AcceptOnlyFromAmong(SiglipPairScorer.ScorerName);
-        var model = new Option<string>("--model") { Description = "the scorer's model folder", Required = true, HelpName = "DIR" };
+        var scorer = new Option<string>("--scorer")
+        {
+            Description = "siglip: a published HF SigLIP folder (both towers, spiece.model): cosine similarity and sigmoid probability; " +
+                "mlm-filter: a VLM rating each pair 0-100 per metric with MLM-Filter's prompts (greedy, up to 4 tokens or a line break)",
+            Required = true,
+        };
+        scorer.AcceptOnlyFromAmong(SiglipPairScorer.ScorerName, MlmFilterPairScorer.ScorerName);
+        var model = new Option<string?>("--model") { Description = "siglip: the SigLIP folder; mlm-filter: a model folder, run folder or released .pt (or --llm/--vision/--projector)", HelpName = "DIR" };
+        var llm = CommonOptions.Llm();
+        var vision = CommonOptions.Vision();
+        var projector = CommonOptions.Projector();
+        var tokenizer = CommonOptions.Tokenizer();
+        var metrics = new Option<string>("--metrics") { Description = "mlm-filter metrics, comma-separated: su (semantic understanding), itm (image-text matching), odf (object detail fulfilment), ctq (caption text quality), or all", DefaultValueFactory = _ => "su" };
         var output = CommonOptions.Out("output folder: NAME.parquet and NAME.stats.json per input shard, then stats.json, histograms, manifest.json");
         var batch = CommonOptions.Positive("--batch", "pairs per forward pass", 32);
         var rank = new Option<int?>("--rank") { Description = "this worker's rank (with --world; default: Slurm array or MPI environment, else 0)" };
@@ -29,18 +40,41 @@ public sealed class ScoreCommand : ICliCommand
         var maxMember = CommonOptions.MaxMemberBytes();
         var decodeBudget = CommonOptions.DecodeBudgetMib();
 
-        var cmd = new Command("score", "Score image-caption pairs with a model (SigLIP similarity); one parquet per shard, skip shards already scored");
-        foreach (var o in new Option[] { input, scorer, model, output, batch, rank, world, device, dtype, maxMember, decodeBudget }) cmd.Options.Add(o);
+        var cmd = new Command("score", "Score image-caption pairs with a model (SigLIP similarity, MLM-Filter ratings); one parquet per shard, skip shards already scored");
+        foreach (var o in new Option[] { input, scorer, model, llm, vision, projector, tokenizer, metrics, output, batch, rank, world, device, dtype, maxMember, decodeBudget }) cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
             var shards = ShardInputs.Resolve(r.GetValue(input)!, "score --input");
             WorkerRank worker;
             try { worker = WorkerRank.Resolve(r.GetValue(rank), r.GetValue(world)); }
             catch (ArgumentException e) { throw new CliUserException(e.Message); }
-            string modelDir = r.GetValue(model)!;
-            if (!Directory.Exists(modelDir)) throw new CliUserException($"--model: folder not found: {modelDir}");
             var torchDevice = CommonOptions.ToDevice(r.GetValue(device)!);
-            using IPairScorer pairScorer = SiglipPairScorer.Load(modelDir, torchDevice, r.GetValue(dtype).ToScalarType());
+            var scalarType = r.GetValue(dtype).ToScalarType();
+            LoadedVlm? vlm = null;
+            IPairScorer pairScorer;
+            if (r.GetValue(scorer) == SiglipPairScorer.ScorerName)
+            {
+                string modelDir = r.GetValue(model) ?? throw new CliUserException("--scorer siglip needs --model: an HF SigLIP folder (config.json, model.safetensors, spiece.model)");
+                if (!Directory.Exists(modelDir)) throw new CliUserException($"--model: folder not found: {modelDir}");
+                pairScorer = SiglipPairScorer.Load(modelDir, torchDevice, scalarType);
+            }
+            else
+            {
+                IReadOnlyList<MlmFilterMetric> chosen;
+                try { chosen = MlmFilterMetric.Parse(r.GetValue(metrics)!); }
+                catch (ArgumentException e) { throw new CliUserException(e.Message); }
+                var source = ModelSourceResolver.Resolve(new ModelRequest
+                {
+                    Model = r.GetValue(model), Llm = r.GetValue(llm), Vision = r.GetValue(vision), Projector = r.GetValue(projector),
+                    Tokenizer = r.GetValue(tokenizer), Warn = Console.Error.WriteLine,
+                });
+                // MLM-Filter reads the whole patch grid (no pooling) unless the model says otherwise.
+                vlm = VlmLoader.Load(source, new VlmLoadSettings { DType = scalarType, Device = torchDevice });
+                Console.Error.WriteLine($"model: {source.Description}; {vlm.VisualTokens} visual tokens per image; metrics {string.Join(", ", chosen.Select(m => m.Column))}");
+                pairScorer = new MlmFilterPairScorer(vlm.Model, vlm.Tokenizer, vlm.Preprocessor, chosen);
+            }
+            using var disposeVlm = vlm;
+            using var disposeScorer = pairScorer;
             var options = new ScoreJobOptions
             {
                 Shards = shards.Paths, OutputDir = r.GetValue(output)!, BatchSize = r.GetValue(batch), Rank = worker,
