@@ -74,6 +74,7 @@ public class StageConfigTests
     [InlineData("max_non_finite_in_row=0", "max_non_finite_in_row 0: must be >= 1")]
     [InlineData("peak_flops=-1", "peak_flops -1: must be >= 0")]
     [InlineData("learning_rate=1e400", "learning_rate")]
+    [InlineData("sft_packing=true", "sft_packing true: packs SFT conversations, only in --stage sft (this is pretrain)")]
     public void EveryKeyIsRangeCheckedWithOneLineNamingKeyValueAndRange(string set, string expected)
     {
         var e = Assert.Throws<ArgumentException>(() => StageConfig.Resolve(Stage.Pretrain, null, [set]));

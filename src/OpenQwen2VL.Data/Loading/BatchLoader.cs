@@ -212,6 +212,7 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
             }
             imageCount += e.Images.Length;
         }
+        var segments = examples.Any(e => e.SegmentLengths is not null) ? SegmentIds(examples, len) : null;
         int per = preprocessor.OutputLength;
         // Every slot is written (or cleared on failure) below, so skip the runtime's zeroing of ~14 MB per batch.
         var pixels = GC.AllocateUninitializedArray<float>(imageCount * per);
@@ -231,7 +232,28 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
         {
             BatchSize = b, SequenceLength = len, InputIds = ids, Labels = labels,
             ImageCount = imageCount, ImageSize = preprocessor.Size, Pixels = pixels, FailedImages = failed,
-            ExampleIds = examples.Select(e => e.Id).ToArray(), StateAfter = raw.StateAfter,
+            ExampleIds = examples.Select(e => e.Id).ToArray(), StateAfter = raw.StateAfter, SegmentIds = segments,
         };
+    }
+
+    /// <summary>[B, L] segment of every token (an unpacked row is segment 0), -1 at the right padding.</summary>
+    private static int[] SegmentIds(List<LoaderExample> examples, int len)
+    {
+        var ids = new int[examples.Count * len];
+        Array.Fill(ids, -1);
+        for (int row = 0; row < examples.Count; row++)
+        {
+            var e = examples[row];
+            int[] lengths = e.SegmentLengths ?? [e.Ids.Length];
+            if (lengths.Sum() != e.Ids.Length)
+                throw new InvalidDataException($"{e.Id}: segment lengths add up to {lengths.Sum()}, not its {e.Ids.Length} ids");
+            int t = row * len;
+            for (int s = 0; s < lengths.Length; s++)
+            {
+                ids.AsSpan(t, lengths[s]).Fill(s);
+                t += lengths[s];
+            }
+        }
+        return ids;
     }
 }

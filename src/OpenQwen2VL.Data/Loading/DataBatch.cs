@@ -20,6 +20,11 @@ public sealed class DataBatch
     /// <summary>Images that could not be decoded (left as zeros, counted).</summary>
     public int FailedImages { get; init; }
     public required string[] ExampleIds { get; init; }
+    /// <summary>
+    /// Row-major [B, L]: which packed sequence of its row each token belongs to (0, 1, …; -1 at padding), from
+    /// <see cref="LoaderExample.SegmentLengths"/>; null when no row is packed (one sequence per row, plain causal attention).
+    /// </summary>
+    public int[]? SegmentIds { get; init; }
     /// <summary>The <see cref="BatchLoader"/>'s position after this batch (null for streams that keep their own).</summary>
     public LoaderState? StateAfter { get; init; }
 }

@@ -21,6 +21,8 @@ public static class VlmBatchAdapter
             using var cpu = tensor(batch.Pixels, [batch.ImageCount, 3, batch.ImageSize, batch.ImageSize]);
             pixels = cpu.to(pixelType, device);
         }
-        return new VlmBatch { InputIds = ids, Labels = labels, PixelValues = pixels };
+        // Segments stay on the CPU: the model reads them on the host to plan the splice.
+        var segments = batch.SegmentIds is { } s ? tensor(s.Select(x => (long)x).ToArray(), shape) : null;
+        return new VlmBatch { InputIds = ids, Labels = labels, PixelValues = pixels, SegmentIds = segments };
     }
 }

@@ -57,6 +57,13 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     /// <summary>Final (normed) hidden states [B, L, D] from input embeddings, before the head (positions 0..L-1, no cache).</summary>
     public Tensor HiddenStates(Tensor inputsEmbeds) => model.Forward(inputsEmbeds, null, null);
 
+    /// <summary>
+    /// Final hidden states [B, L, D] of rows that may hold several packed sequences: with <paramref name="segments"/>,
+    /// each sequence's positions restart at 0 and attention stays inside it; null is <see cref="HiddenStates(Tensor)"/>.
+    /// </summary>
+    public Tensor HiddenStates(Tensor inputsEmbeds, PackedSegments? segments) =>
+        segments is null ? HiddenStates(inputsEmbeds) : model.Forward(inputsEmbeds, segments);
+
     /// <summary>Projects hidden states [.., D] to vocabulary logits [.., V].</summary>
     public Tensor Head(Tensor hidden) =>
         lm_head is null ? nn.functional.linear(hidden, model.EmbedWeight) : lm_head.forward(hidden);

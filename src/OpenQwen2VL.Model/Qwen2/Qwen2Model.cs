@@ -75,6 +75,45 @@ public sealed class Qwen2Model : nn.Module
     }
 
     /// <summary>
+    /// Final hidden states [B, L, D] of packed rows (training, no cache): positions restart and attention stays inside each
+    /// of the <paramref name="segments"/>. Activation checkpointing applies as in the plain forward.
+    /// </summary>
+    public Tensor Forward(Tensor inputsEmbeds, PackedSegments segments)
+    {
+        using var scope = NewDisposeScope();
+        if (inputsEmbeds.shape[0] != segments.Rows || inputsEmbeds.shape[1] != segments.Length)
+            throw new ArgumentException($"segments of a [{segments.Rows}, {segments.Length}] batch for embeddings of [{inputsEmbeds.shape[0]}, {inputsEmbeds.shape[1]}]");
+        var device = inputsEmbeds.device;
+        var (cos, sin, mask) = PackedInputs(segments, device);
+        var h = inputsEmbeds;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            int index = i;
+            if (LayerCheckpoint is { } checkpoint)
+            {
+                // As in the plain forward: the closure captures plain values (the host-side segments) and rebuilds its tensors.
+                h = checkpoint(x =>
+                {
+                    using var inner = NewDisposeScope();
+                    var (c, s, m) = PackedInputs(segments, device);
+                    return layer.Forward(x, c, s, null, index, m).MoveToOuterDisposeScope();
+                }, h);
+            }
+            else
+                h = layer.Forward(h, cos, sin, null, index, mask);
+        }
+        return norm.forward(h).MoveToOuterDisposeScope();
+    }
+
+    private (Tensor Cos, Tensor Sin, Tensor Mask) PackedInputs(PackedSegments segments, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var (cos, sin) = Qwen2RotaryEmbedding.CosSin(segments.Positions(device), Config.HeadDim, Config.RopeTheta);
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope(), segments.AttentionMask(device).MoveToOuterDisposeScope());
+    }
+
+    /// <summary>
     /// Final hidden states [B, L, D] for a batch whose rows have their own positions and padding (ragged generation):
     /// no activation checkpointing (inference only).
     /// </summary>

@@ -10,8 +10,9 @@ namespace OpenQwen2VL.Model.Vlm;
 /// <summary>
 /// Open-Qwen2VL: frozen SigLIP backbone (penultimate-block features) → pooled MLP projector → Qwen2 LM.
 /// Each image marker (-200) in a sequence is replaced in place by its image's projected tokens (images
-/// in order of appearance, row-major over the batch); positions run 0..L'-1 across packed samples and
-/// labels are -100 at image tokens. Parameter names follow prismatic: <c>vision_backbone.vision_model.*</c>
+/// in order of appearance, row-major over the batch); positions run 0..L'-1 across packed samples (pre-training's
+/// packing) unless the batch marks its rows' sequences (<see cref="VlmBatch.SegmentIds"/>, packed SFT: positions restart
+/// and attention stays inside each), and labels are -100 at image tokens. Parameter names follow prismatic: <c>vision_backbone.vision_model.*</c>
 /// (HF SigLIP keys), <c>projector.mlp_projector.*</c>, <c>llm_backbone.llm.*</c> (HF Qwen2 keys).
 /// </summary>
 public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
@@ -52,7 +53,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
     {
         using var scope = NewDisposeScope();
         var inputs = Embed(batch);
-        var logits = Llm.Logits(inputsEmbeds: inputs.Embeds);
+        var logits = inputs.Segments is null ? Llm.Logits(inputsEmbeds: inputs.Embeds) : Llm.Head(Llm.HiddenStates(inputs.Embeds, inputs.Segments));
         var loss = CausalLmLoss.Compute(logits, inputs.Labels);
         return new VlmOutput(logits.MoveToOuterDisposeScope(), loss.MoveToOuterDisposeScope(), inputs.ImageMask.MoveToOuterDisposeScope());
     }
@@ -88,6 +89,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         // One host read per batch: the layout of the spliced sequence depends on where the markers are.
         var hostIds = batch.InputIds.cpu().data<long>().ToArray();
         var hostLabels = batch.Labels.cpu().data<long>().ToArray();
+        var hostSegments = batch.SegmentIds?.cpu().data<long>().ToArray();
         int markers = hostIds.Count(t => t == VlmBatch.ImageMarker);
         long images = batch.PixelValues?.shape[0] ?? 0;
         if (markers != images) throw new ArgumentException($"batch has {markers} image markers but {images} images");
@@ -113,6 +115,8 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         var index = new long[rows * outLen];
         var labels = new long[rows * outLen];
         var isImage = new bool[rows * outLen];
+        var segments = hostSegments is null ? null : new long[rows * outLen];
+        if (segments is not null) Array.Fill(segments, -1L);   // spliced padding: a segment of its own, as the loader's padding
         Array.Fill(index, zeroRow);
         Array.Fill(labels, VlmBatch.IgnoreIndex);
         long image = 0;
@@ -122,6 +126,11 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
             for (long t = 0; t < len; t++)
             {
                 long src = b * len + t;
+                if (segments is not null)
+                {
+                    long width = hostIds[src] == VlmBatch.ImageMarker ? perImage : 1;
+                    Array.Fill(segments, hostSegments![src], (int)o, (int)width);
+                }
                 if (hostIds[src] == VlmBatch.ImageMarker)
                 {
                     for (long k = 0; k < perImage; k++, o++) { index[o] = rows * len + image * perImage + k; isImage[o] = true; }
@@ -139,7 +148,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
             embeds.MoveToOuterDisposeScope(),
             tensor(labels, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
             tensor(isImage, device: device).view(rows, outLen).MoveToOuterDisposeScope(),
-            lengths, predicting.ToArray());
+            lengths, predicting.ToArray(), segments is null ? null : new PackedSegments(segments, rows, outLen));
     }
 
     /// <summary>Positions a prompt takes in the spliced sequence: each image marker becomes <see cref="VlmConfig.TokensPerImage"/> tokens.</summary>

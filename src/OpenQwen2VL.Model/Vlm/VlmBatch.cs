@@ -18,11 +18,17 @@ public sealed class VlmBatch : IDisposable
     public required Tensor Labels { get; init; }
     /// <summary>[N, 3, S, S] float pixels of all images in order of appearance, or null when there are none.</summary>
     public Tensor? PixelValues { get; init; }
+    /// <summary>
+    /// [B, L] int64 on the CPU (only the splice plan reads it): which packed sequence of its row each token belongs to,
+    /// -1 at padding (see <see cref="Qwen2.PackedSegments"/>); null: one sequence per row, plain causal attention.
+    /// </summary>
+    public Tensor? SegmentIds { get; init; }
 
     public void Dispose()
     {
         InputIds.Dispose();
         Labels.Dispose();
         PixelValues?.Dispose();
+        SegmentIds?.Dispose();
     }
 }

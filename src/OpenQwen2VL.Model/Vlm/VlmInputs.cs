@@ -1,3 +1,4 @@
+using OpenQwen2VL.Model.Qwen2;
 using static TorchSharp.torch;
 
 namespace OpenQwen2VL.Model.Vlm;
@@ -11,7 +12,9 @@ namespace OpenQwen2VL.Model.Vlm;
 /// host-side flat positions <c>b * L' + t</c> whose next token in the row has a label: the only positions whose
 /// logits the loss reads (in SFT a few answer tokens of each conversation)
 /// </param>
-public sealed record VlmInputs(Tensor Embeds, Tensor Labels, Tensor ImageMask, long[] Lengths, long[] PredictingPositions) : IDisposable
+/// <param name="Segments">the packed sequences of each row in the spliced layout (image tokens in their marker's sequence,
+/// padding its own), or null for one sequence per row</param>
+public sealed record VlmInputs(Tensor Embeds, Tensor Labels, Tensor ImageMask, long[] Lengths, long[] PredictingPositions, PackedSegments? Segments = null) : IDisposable
 {
     public void Dispose()
     {

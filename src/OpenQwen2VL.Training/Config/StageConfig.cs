@@ -27,6 +27,12 @@ public sealed record StageConfig
     public int SequenceLength { get; init; } = 4096;
     /// <summary>SFT data: batch examples with the same image count, sorting runs of this many batches (0 = off; see LoaderOptions.GroupByImageCount).</summary>
     public int GroupByImageCount { get; init; }
+    /// <summary>
+    /// SFT data: pack conversations into sequences of up to <see cref="SequenceLength"/> positions (First-Fit-Decreasing
+    /// in windows of 2048); each keeps its own positions from 0 and attends only to itself, so the loss is the unpacked
+    /// one, with less padding. <see cref="MicroBatchSequences"/> and <see cref="GlobalBatchSequences"/> then count packs.
+    /// </summary>
+    public bool SftPacking { get; init; }
 
     // AdamW.
     public double LearningRate { get; init; } = 5e-5;
@@ -147,6 +153,8 @@ public sealed record StageConfig
             throw new ArgumentException($"global_batch_sequences {GlobalBatchSequences} is not a multiple of micro_batch_sequences {MicroBatchSequences}");
         AtLeast("sequence_length", SequenceLength, 1);
         AtLeast("group_by_image_count", GroupByImageCount, 0);
+        if (SftPacking && Stage != Stage.Sft)
+            throw new ArgumentException($"sft_packing true: packs SFT conversations, only in --stage sft (this is {Stage.ToString().ToLowerInvariant()})");
         Real("learning_rate", LearningRate, LearningRate > 0, "> 0");
         Real("weight_decay", WeightDecay, WeightDecay >= 0, ">= 0");
         Real("beta1", Beta1, Beta1 is >= 0 and < 1, "in [0, 1)");

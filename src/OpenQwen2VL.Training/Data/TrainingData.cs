@@ -160,6 +160,8 @@ public sealed record TrainingData
     /// <summary>The batches of this rank, tokenized (where the data is text) and preprocessed for the model.</summary>
     public IBatchSource Open(TrainingDataOpenOptions o)
     {
+        if (o.PackSft && Kind != TrainingDataKind.Sft)
+            throw new StageContractException($"sft_packing true: packs SFT conversations, but --data {Description} is {Kind.ToString().ToLowerInvariant()} data");
         var loader = new LoaderOptions
         {
             BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, PadId = o.PadId,
@@ -171,12 +173,18 @@ public sealed record TrainingData
             TrainingDataKind.Packed => new LoaderBatchStream(Shards, new PackedShardSource(), o.Preprocessor, loader),
             TrainingDataKind.Captions => new LoaderBatchStream(Shards,
                 new CaptionShardSource(new CaptionSampleBuilder(o.Tokenizer, o.VisualTokensPerImage), o.SequenceLength - o.VisualTokensPerImage + 1), o.Preprocessor, loader),
-            TrainingDataKind.Sft => new LoaderBatchStream([SftJson!],
-                new SftExampleSource(new LlavaSftReader(new ChatMlPromptBuilder(o.Tokenizer), SftImageRoot!, o.SequenceLength, o.VisualTokensPerImage,
-                    new SftReadOptions { AllowImagesOutsideRoot = o.AllowImagesOutsideRoot })), o.Preprocessor, loader),
+            TrainingDataKind.Sft => new LoaderBatchStream([SftJson!], SftSource(o), o.Preprocessor, loader),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
         };
         return new BatchStreamSource(stream);
+    }
+
+    /// <summary>The conversations, packed into sequences of the stage's length when asked (each its own segment).</summary>
+    IExampleSource SftSource(TrainingDataOpenOptions o)
+    {
+        var conversations = new SftExampleSource(new LlavaSftReader(new ChatMlPromptBuilder(o.Tokenizer), SftImageRoot!, o.SequenceLength, o.VisualTokensPerImage,
+            new SftReadOptions { AllowImagesOutsideRoot = o.AllowImagesOutsideRoot }));
+        return o.PackSft ? new PackingExampleSource(conversations, o.SequenceLength, o.VisualTokensPerImage) : conversations;
     }
 }
 
@@ -197,6 +205,8 @@ public sealed record TrainingDataOpenOptions
     /// <summary>Right padding; an id inside the model's vocabulary.</summary>
     public int PadId { get; init; }
     public int GroupByImageCount { get; init; }
+    /// <summary>Pack SFT conversations into sequences of <see cref="SequenceLength"/> (<see cref="StageConfig.SftPacking"/>).</summary>
+    public bool PackSft { get; init; }
     /// <summary>SFT conversations may name images outside the image root (off: annotation files may come from anywhere).</summary>
     public bool AllowImagesOutsideRoot { get; init; }
     /// <summary>What the loader's decoder accepts, and its budget of decode buffers in flight.</summary>

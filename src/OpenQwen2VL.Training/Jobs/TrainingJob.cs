@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Prompts;
@@ -76,7 +77,7 @@ public static class TrainingJob
         StageChecks.Vocabulary(data, Math.Max(source.LlmConfig.VocabSize, tokenizer.VocabSize));
         StageChecks.ImageSize(data, source.VisionConfig.ImageSize);
         StageChecks.ContextLength(data, cfg.SequenceLength, source.LlmConfig.MaxPositionEmbeddings);
-        CheckRunFolder(o, data, tokenizer, tokens);
+        CheckRunFolder(o, data, tokenizer, tokens, cfg);
         log($"data: {data.Description}");
         log($"model: {source.Description}; {VisualFacts.DescribeTokens(tokens)}");
 
@@ -94,7 +95,7 @@ public static class TrainingJob
             {
                 MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
                 VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
-                GroupByImageCount = cfg.GroupByImageCount, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot, ImageLimits = o.ImageLimits,
+                GroupByImageCount = cfg.GroupByImageCount, PackSft = cfg.SftPacking, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot, ImageLimits = o.ImageLimits,
             });
         }
         catch (ArgumentException e) { throw new StageContractException($"--data {o.Data}: {e.Message}"); }
@@ -131,7 +132,7 @@ public static class TrainingJob
     /// A new run needs a folder without checkpoints; a resumed one must continue the same data, tokenizer and visual
     /// tokens it was started with (its manifest says which), or its loader position and weights would not mean anything.
     /// </summary>
-    static void CheckRunFolder(TrainingJobOptions o, TrainingData data, OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, int tokens)
+    static void CheckRunFolder(TrainingJobOptions o, TrainingData data, OpenQwen2VL.Data.Tokenization.ITextTokenizer tokenizer, int tokens, StageConfig cfg)
     {
         string run = o.RunDirectory;
         bool hasCheckpoints = RunLayout.ListCheckpoints(Path.Combine(run, RunLayout.Checkpoints)).Count > 0;
@@ -141,6 +142,9 @@ public static class TrainingJob
             return;
         }
         if (!hasCheckpoints) throw new StageContractException($"--resume: {run} has no checkpoint to resume from");
+        // Packing changes what the loader's saved position counts (packs, not conversations).
+        if (SavedSftPacking(run) is bool packedBefore && packedBefore != cfg.SftPacking)
+            throw new StageContractException($"--resume: {run} was trained with sft_packing {packedBefore.ToString().ToLowerInvariant()}: resume with the same setting, or start a new --out");
         if (!StageManifest.Exists(run)) return;   // a run from before manifests: the trainer's own checks apply
         var before = StageManifest.Read(run).RequireKind("--resume", StageKinds.Run);
         string? dataBefore = before.Inputs.FirstOrDefault()?.Path;
@@ -150,6 +154,19 @@ public static class TrainingJob
             throw new StageContractException($"--resume: {run} was trained with tokenizer {t.Describe()}, this model's is {TokenizerFacts.Of(tokenizer).Describe()}");
         if (before.Visual is { } v && v.TokensPerImage != tokens)
             throw new StageContractException($"--resume: {run} was trained with {v.DescribeTokens()}, not {tokens}: resume with the same --visual-tokens");
+    }
+
+    /// <summary>The sft_packing of the run's config.json (absent: false, a run from before the setting); null without a readable one.</summary>
+    static bool? SavedSftPacking(string run)
+    {
+        string path = Path.Combine(run, RunLayout.Config);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var node = JsonNode.Parse(BoundedFile.ReadAllText(path, BoundedFile.SmallJsonMaxBytes, "a stage config"));
+            return node?["sft_packing"]?.GetValue<bool>() ?? false;
+        }
+        catch (Exception e) when (e is System.Text.Json.JsonException or InvalidOperationException or FormatException) { return null; }
     }
 
     static (ModelSource, ModelPreset?) ResolveModel(TrainingJobOptions o, TrainingData data)

@@ -44,9 +44,13 @@ public sealed class VlmTrainableModel : ITrainableModel
         // Embed splices images in (vision under no_grad, so nothing of it is kept for backward) and expands
         // the labels; pixels go in the compute dtype.
         var dtype = Vlm.Projector.parameters().First().dtype;
-        using var typed = new VlmBatch { InputIds = batch.InputIds.alias(), Labels = batch.Labels.alias(), PixelValues = batch.PixelValues?.to(dtype) };
+        using var typed = new VlmBatch
+        {
+            InputIds = batch.InputIds.alias(), Labels = batch.Labels.alias(), PixelValues = batch.PixelValues?.to(dtype), SegmentIds = batch.SegmentIds?.alias(),
+        };
         var inputs = Vlm.Embed(typed);
-        var hidden = Vlm.Llm.HiddenStates(inputs.Embeds);
+        // Packed SFT rows (segments): positions restart and attention stays inside each conversation.
+        var hidden = Vlm.Llm.HiddenStates(inputs.Embeds, inputs.Segments);
         // The head runs only where a label is predicted (HF's logits_to_keep idea): in SFT that is a few answer tokens
         // per conversation, and the [tokens, vocab] logits were most of the step. The positions come from Embed's
         // host-side labels, so choosing them costs no device sync.

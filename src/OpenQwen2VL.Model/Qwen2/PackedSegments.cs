@@ -1,0 +1,49 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace OpenQwen2VL.Model.Qwen2;
+
+/// <summary>
+/// Several sequences packed into each row of a [B, L] batch (packed SFT), kept host-side as a segment id per token:
+/// contiguous runs of one id are one sequence. Each sequence's rotary positions restart at 0 and its tokens attend only
+/// to earlier tokens of the same sequence (a block-diagonal causal mask), so a pack computes what its sequences would
+/// one by one. Padding is a segment of its own (any id its neighbours do not use, e.g. -1): it attends to itself, so no
+/// softmax row is empty. Plain values only, so an activation-checkpointed layer can rebuild the tensors in backward.
+/// </summary>
+public sealed class PackedSegments
+{
+    /// <param name="segmentIds">row-major [rows, length] segment of every token</param>
+    public PackedSegments(long[] segmentIds, long rows, long length)
+    {
+        if (segmentIds.LongLength != rows * length)
+            throw new ArgumentException($"{segmentIds.LongLength} segment ids for a [{rows}, {length}] batch");
+        SegmentIds = segmentIds;
+        Rows = rows;
+        Length = length;
+        var positions = new long[segmentIds.LongLength];
+        for (long b = 0; b < rows; b++)
+            for (long t = 1, o = b * length + 1; t < length; t++, o++)
+                positions[o] = segmentIds[o] == segmentIds[o - 1] ? positions[o - 1] + 1 : 0;
+        HostPositions = positions;
+    }
+
+    public long[] SegmentIds { get; }
+    public long Rows { get; }
+    public long Length { get; }
+
+    /// <summary>Row-major [rows, length] position of every token inside its sequence (0 at each sequence's first token).</summary>
+    public long[] HostPositions { get; }
+
+    /// <summary>int64 [B, L] rotary positions, restarting at 0 at every sequence.</summary>
+    public Tensor Positions(Device device) => tensor(HostPositions, [Rows, Length], device: device);
+
+    /// <summary>bool [B, 1, L, L], true where query t may attend to key s: s ≤ t in the same segment.</summary>
+    public Tensor AttentionMask(Device device)
+    {
+        using var scope = NewDisposeScope();
+        var ids = tensor(SegmentIds, [Rows, Length], device: device);
+        var same = ids.unsqueeze(2).eq(ids.unsqueeze(1));
+        var causal = ones(Length, Length, dtype: ScalarType.Bool, device: device).tril();
+        return same.logical_and(causal).unsqueeze(1).MoveToOuterDisposeScope();
+    }
+}
