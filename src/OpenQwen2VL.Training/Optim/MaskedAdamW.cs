@@ -85,10 +85,8 @@ public sealed class MaskedAdamW : IDisposable
             }
             s.ExpAvg.lerp_(g, w1);
             s.ExpAvgSq.lerp_(g.pow(CachedScalars.Two), w2);
-            // In place where the arithmetic stays the same: each large temporary is a fresh allocation the CPU pays
-            // for in page faults (the optimizer was a quarter of a CPU training step; see bench training's profile).
-            var denom = s.ExpAvgSq.sqrt().div_(bias2Sqrt).add_(eps, alpha: CachedScalars.One);
-            s.Param.sub_(s.ExpAvg.div(denom).mul_(stepSize));
+            var denom = (s.ExpAvgSq.sqrt() / bias2Sqrt).add_(eps, alpha: CachedScalars.One);
+            s.Param.sub_(s.ExpAvg / denom * stepSize);
         }
     }
 
