@@ -224,7 +224,7 @@ public sealed class Trainer
                 skipped.add_(missed, alpha: CachedScalars.One);
             }
             long rows = batches.Sum(b => b.InputIds.shape[0]);
-            double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision) * _o.Collective.WorldSize;
+            double flops = rows * FlopEstimate.PerSequence(_model.Shape, positions / rows, (int)Math.Round((double)images / rows), _cfg.TrainVision, _cfg.TrainLlm) * _o.Collective.WorldSize;
             int world = _o.Collective.WorldSize;
             return (new PendingStep
             {
