@@ -12,6 +12,11 @@ public enum WeightsFormat
     Safetensors,
     /// <summary>A released Open-Qwen2VL / prismatic <c>.pt</c> (torch.save zip: projector, llm_backbone, optional vision_backbone).</summary>
     Prismatic,
+    /// <summary>
+    /// An HF LLaVA-Qwen folder (LLaVA-Unified's <c>llava_qwen</c>, e.g. MLM-Filter): one safetensors checkpoint holding
+    /// the LLM under HF Qwen2 names and the projector as <c>model.mm_projector.0/2</c>.
+    /// </summary>
+    Llava,
 }
 
 /// <summary>Where one part's weights are.</summary>

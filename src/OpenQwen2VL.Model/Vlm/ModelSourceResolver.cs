@@ -68,6 +68,7 @@ public static class ModelSourceResolver
                 };
             }
             if (PrismaticCheckpoint.FindIn(model) is { } pt) return FromPrismatic(pt, r, model);
+            if (LlavaQwenConfig.IsLlavaQwen(model)) return FromLlava(model, r);
             if (LooksLikeHfLlm(model))
                 throw new StageContractException($"{model} is an HF language model folder, not a VLM: pass it as --llm {model} with --vision SIGLIP_DIR");
             throw new StageContractException($"{model} is not a model: expected a model folder (manifest.json of kind model, e.g. a run's final/), a run folder, or a released Open-Qwen2VL checkpoint (.pt)");
@@ -114,6 +115,32 @@ public static class ModelSourceResolver
             ProjectorWeights = r.Projector is null ? null : new WeightsRef(r.Projector, WeightsFormat.Safetensors),
             TokenizerPath = r.Tokenizer ?? RequireFile(Path.Combine(r.Llm!, "tokenizer.json"), $"--llm {r.Llm} has no tokenizer.json: pass --tokenizer FILE"),
             TokenizerSideFilesDirectory = r.Llm, Preprocessor = preprocessor,
+        };
+    }
+
+    /// <summary>
+    /// An HF LLaVA-Qwen folder (MLM-Filter's Qwen2.5 model): the LLM and the projector from its checkpoint, the vision
+    /// tower from <c>--vision</c>, as LLaVA's loader takes the published SigLIP its config names (mm_vision_tower).
+    /// </summary>
+    static ModelSource FromLlava(string dir, ModelRequest r)
+    {
+        if (r.Llm is not null || r.Projector is not null)
+            throw new StageContractException($"--llm and --projector do not combine with --model {dir} (a LLaVA-Qwen checkpoint holds both)");
+        var llava = LlavaQwenConfig.Read(dir);
+        if (r.Vision is null)
+            throw new StageContractException($"{dir} is a LLaVA-Qwen model whose vision tower is {llava.VisionTower}: pass that SigLIP's HF folder as --vision DIR");
+        var llm = ReadLlmConfig(dir, $"--model {dir}");
+        var (vision, preprocessor) = ReadVisionFolder(r.Vision, "--vision");
+        if (vision.HiddenSize != llava.VisionHiddenSize)
+            throw new StageContractException($"--vision {r.Vision} has hidden_size {vision.HiddenSize}, but {dir} was trained on a tower of width {llava.VisionHiddenSize} (mm_hidden_size): give {llava.VisionTower}");
+        return new ModelSource
+        {
+            Description = $"LLaVA-Qwen {dir} with --vision {r.Vision}",
+            LlmConfig = llm, LlmWeights = new WeightsRef(dir, WeightsFormat.Llava),
+            VisionConfig = vision, VisionWeights = new WeightsRef(r.Vision, WeightsFormat.Safetensors),
+            ProjectorWeights = new WeightsRef(dir, WeightsFormat.Llava),
+            TokenizerPath = r.Tokenizer ?? RequireFile(Path.Combine(dir, "tokenizer.json"), $"{dir} has no tokenizer.json: pass --tokenizer FILE"),
+            TokenizerSideFilesDirectory = dir, Preprocessor = preprocessor,
         };
     }
 

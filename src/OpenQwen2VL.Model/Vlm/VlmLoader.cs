@@ -75,11 +75,15 @@ public static class VlmLoader
                 if (vision is not null) reports.Add(LoadVisionBackbone(model.VisionBackbone, vision, dtype, device));
                 else SiglipScratchInit.ZeroResidualBranchOutputs(model.VisionBackbone);   // a tower trained from scratch
                 if (source.ProjectorWeights is { } pw)
-                    reports.Add(pw.Format == WeightsFormat.Prismatic
-                        ? CheckpointLoader.LoadInto(model.Projector, Prismatic(pw.Path).Projector, dtype, device)
-                        : CheckpointLoader.LoadInto(model.Projector, pw.Path, dtype, device, PrismaticCheckpoint.ProjectorName));
+                    reports.Add(pw.Format switch
+                    {
+                        WeightsFormat.Prismatic => CheckpointLoader.LoadInto(model.Projector, Prismatic(pw.Path).Projector, dtype, device),
+                        WeightsFormat.Llava => CheckpointLoader.LoadInto(model.Projector, llm!, dtype, device, LlavaQwenConfig.ProjectorName),
+                        _ => CheckpointLoader.LoadInto(model.Projector, pw.Path, dtype, device, PrismaticCheckpoint.ProjectorName),
+                    });
                 if (llm is not null)
-                    reports.Add(CheckpointLoader.LoadInto(model.Llm, llm, dtype, device, tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
+                    reports.Add(CheckpointLoader.LoadInto(model.Llm, llm, dtype, device,
+                        source.LlmWeights!.Format == WeightsFormat.Llava ? LlavaQwenConfig.LlmName : null, tieWordEmbeddings: source.LlmConfig.TieWordEmbeddings));
                 else model.Llm.InitializeWeights();   // HF's init for a fresh LM
                 model.to(device);
                 // Ids the tokenizer hands out must have embedding rows (Qwen2.5's padded vocabulary usually has room).
