@@ -61,7 +61,7 @@ public static class MpiLauncher
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         process.WaitForExit();
         if (process.ExitCode != 0 && process.ExitCode is not (130 or 143))
-            error.WriteLine($"oqvl: the {ranks}-rank job failed (mpiexec exit code {process.ExitCode}); the rank that failed is named above");
+            error.WriteLine($"oqvl: the {ranks}-rank job failed (mpiexec exit code {process.ExitCode}); see the failing rank's line or mpiexec's report above");
         return process.ExitCode;
     }
 
