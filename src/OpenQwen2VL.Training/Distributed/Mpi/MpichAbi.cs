@@ -8,11 +8,13 @@ namespace OpenQwen2VL.Training.Distributed.Mpi;
 /// <para>
 /// Why a thin P/Invoke layer and not MPI.NET (NuGet): (1) the trainer hands MPI the data pointers of torch tensors and
 /// host buckets; MPI.NET takes managed arrays, so every bucket would be copied tensor -> float[] -> MPI -> float[] ->
-/// tensor (two extra copies of 25 MB per bucket); measured here the same 25 MB all-reduce of 2 ranks takes the same
-/// MPICH call either way (18.4 ms through MPI.NET, shared/notes/mpi-on-linux.md; see the benchmark's "allreduce" line
-/// for this layer), so the copies are pure overhead; (2) a collective that never waits forever needs the nonblocking
-/// MPI-3 collectives (MPI_Iallreduce/MPI_Iallgather/MPI_Ibcast/MPI_Ibarrier) polled with MPI_Test against a deadline,
-/// which MPI.NET 1.4 does not wrap; (3) MPI.NET binds msmpi.dll and needs a DllImport resolver to reach libmpich
+/// tensor (two extra copies of 25 MB per bucket), while the MPICH call underneath is the same: measured on this 2-core
+/// machine under load (load average ~22), a 25 MB 2-rank all-reduce took 70 ms through this layer (bench data-parallel)
+/// and 65-70 ms as MPI_Iallreduce+MPI_Test from C (141 ms as blocking MPI_Allreduce from C), i.e. the layer adds nothing
+/// measurable over C; MPI.NET's 18.4 ms in shared/notes/mpi-on-linux.md was on an idle machine
+/// (not comparable), and its array copies would come on top; (2) a collective that never waits forever needs the nonblocking
+/// MPI-3 collectives (MPI_Iallreduce/MPI_Iallgather/MPI_Ibcast/MPI_Ibarrier) polled with MPI_Test against a deadline
+/// (MPI.NET's blocking Allreduce would need a watchdog thread calling MPI_Abort instead); (3) MPI.NET binds msmpi.dll and needs a DllImport resolver to reach libmpich
 /// anyway, and it cannot speak Open MPI's ABI either (there handles are addresses of globals: a later backend would
 /// read them with NativeLibrary.GetExport; see docs/distributed-training.md).
 /// </para>
