@@ -203,7 +203,7 @@ public sealed class TrainingBenchmark : IBenchmark
         return result;
     }
 
-    static VlmTrainableModel BuildModel(int layers)
+    internal static VlmTrainableModel BuildModel(int layers)
     {
         var tiny = VlmConfig.Tiny(16384);
         var llm = new Qwen2Config
@@ -254,7 +254,7 @@ public sealed class TrainingBenchmark : IBenchmark
     }
 
     /// <summary>The same packed sequence every step: text with images spliced to exactly the sequence length.</summary>
-    sealed class RepeatedPackedBatch(int seqLen, int images, VlmTrainableModel model) : IBatchSource
+    internal sealed class RepeatedPackedBatch(int seqLen, int images, VlmTrainableModel model) : IBatchSource
     {
         public VlmBatch Next()
         {

@@ -20,6 +20,8 @@ public sealed class TrainerOptions
     public bool SaveFrozenComponents { get; init; }
     /// <summary>Called at each log interval with the steps of the window.</summary>
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
+    /// <summary>Plan reports, one line each (e.g. the ranks and the optimizer state per rank); null drops them.</summary>
+    public Action<string>? Log { get; init; }
     /// <summary>Warnings, one line each (e.g. a damaged checkpoint skipped by --resume); null drops them.</summary>
     public Action<string>? Warn { get; init; }
     /// <summary>Cancelled by Ctrl-C / SIGTERM: the current step finishes, a checkpoint is saved, the run returns.</summary>

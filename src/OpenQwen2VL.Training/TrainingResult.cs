@@ -12,4 +12,8 @@ public sealed record TrainingResult(
     double ElapsedSeconds,
     long TokensSeen,
     string? FinalDirectory,
-    string? LastCheckpoint);
+    string? LastCheckpoint)
+{
+    /// <summary>Wall time this rank spent in gradient all-reduces and weight all-gathers (0 on one process).</summary>
+    public double CommunicationSeconds { get; init; }
+}

@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using OpenQwen2VL.Cli.Distributed;
 using OpenQwen2VL.Cli.Options;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training;
 using OpenQwen2VL.Training.Config;
+using OpenQwen2VL.Training.Distributed;
 using OpenQwen2VL.Training.Jobs;
 using OpenQwen2VL.Training.Observability;
 using Spectre.Console;
@@ -48,13 +50,42 @@ public sealed class TrainCommand : ICliCommand
         };
         peak.InRange(0.0, double.MaxValue, minExclusive: true);
         var decodeBudget = CommonOptions.DecodeBudgetMib();
+        var nproc = new Option<int?>("--nproc")
+        {
+            Description = "train on N processes of this machine (data parallel over MPI; launches mpiexec itself). Several machines: " +
+                "mpiexec -f HOSTFILE -n N oqvl train ... or srun --mpi=pmi2 oqvl train ... (ranks come from MPI)",
+            HelpName = "N",
+        };
+        nproc.AtLeast(1);
 
         var cmd = new Command("train", "Train one stage (pretrain | sft | align) of the Open-Qwen2VL recipe into a run folder. " +
             "Ctrl-C or SIGTERM: the current step finishes, a checkpoint is saved (continue with --resume) and the exit code is " +
             $"{InterruptedExitCode(PosixSignal.SIGINT)} (SIGINT) or {InterruptedExitCode(PosixSignal.SIGTERM)} (SIGTERM), as a shell reports a process ended by that signal");
-        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, outsideRoot, set, visualTokens, seed, device, peak, decodeBudget })
+        foreach (var o in new Option[] { stage, data, outDir, preset, model, llm, vision, projector, tokenizer, config, maxSteps, stopAt, resume, outsideRoot, set, visualTokens, seed, device, peak, decodeBudget, nproc })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
+        {
+            bool rank = MpiCollective.LaunchedAsRank();
+            if (r.GetValue(nproc) is int n0 && n0 > 1)
+            {
+                if (rank) throw new CliUserException("--nproc starts the ranks itself: under mpiexec, mpirun or srun leave it out (the rank count comes from MPI)");
+                return MpiLauncher.Run(n0, MpiLauncher.WithoutNproc(Environment.GetCommandLineArgs().Skip(1).ToList()), r.InvocationConfiguration.Error);
+            }
+            using var collective = rank ? MpiCollective.Join() : null;
+            try { return Train(r, collective); }
+            catch (Exception e) when (collective is { WorldSize: > 1 })
+            {
+                // One line naming the rank, then MPI_Abort: the other ranks may be waiting in a collective for this one.
+                var (code, message) = FailureReport.Describe(e);
+                r.InvocationConfiguration.Error.WriteLine(message.StartsWith("rank ", StringComparison.Ordinal) ? $"oqvl: {message}" : $"oqvl: rank {collective.Rank} of {collective.WorldSize}: {message}");
+                r.InvocationConfiguration.Error.Flush();
+                collective.Abort(code);
+                throw;
+            }
+        });
+        return cmd;
+
+        int Train(ParseResult r, MpiCollective? collective)
         {
             var overrides = (r.GetValue(set) ?? []).ToList();
             if (r.GetValue(maxSteps) is int n) overrides.Add($"max_steps={n}");
@@ -63,6 +94,13 @@ public sealed class TrainCommand : ICliCommand
             if (r.GetValue(peak) is double pf) overrides.Add($"peak_flops={pf}");
             bool explicitModel = new[] { r.GetValue(model), r.GetValue(llm), r.GetValue(vision), r.GetValue(projector) }.Any(x => x is not null);
             string runDir = r.GetValue(outDir)!;
+            bool root = collective is null || collective.Rank == 0;
+            var deviceName = r.GetValue(device)!;
+            // One GPU per rank: --device cuda means cuda:LOCAL_RANK.
+            if (collective is { WorldSize: > 1 } && deviceName == "cuda") deviceName = $"cuda:{collective.LocalRank}";
+            // Ranks sharing this machine's cores: each takes its share of libtorch's threads.
+            if (collective is { LocalSize: > 1 } && deviceName == "cpu" && Environment.GetEnvironmentVariable("OMP_NUM_THREADS") is null)
+                TorchSharp.torch.set_num_threads(Math.Max(1, Environment.ProcessorCount / collective.LocalSize));
 
             // Ctrl-C / SIGTERM: finish the step, save a checkpoint, exit cleanly.
             using var cts = new CancellationTokenSource();
@@ -76,16 +114,19 @@ public sealed class TrainCommand : ICliCommand
                 Stage = r.GetValue(stage), Data = r.GetValue(data)!, RunDirectory = runDir, Preset = r.GetValue(preset),
                 Model = explicitModel ? new ModelRequest { Model = r.GetValue(model), Llm = r.GetValue(llm), Vision = r.GetValue(vision), Projector = r.GetValue(projector) } : null,
                 Tokenizer = r.GetValue(tokenizer), ConfigFile = r.GetValue(config), Overrides = overrides,
-                Device = CommonOptions.ToDevice(r.GetValue(device)!), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), AllowImagesOutsideRoot = r.GetValue(outsideRoot), Cancellation = cts.Token,
+                Device = CommonOptions.ToDevice(deviceName), StopAt = r.GetValue(stopAt), Resume = r.GetValue(resume), AllowImagesOutsideRoot = r.GetValue(outsideRoot), Cancellation = cts.Token,
                 ImageLimits = ImageLimits.Default.WithDecodeBudget(r.GetValue(decodeBudget)),
-                Log = line => r.InvocationConfiguration.Error.WriteLine(line),
+                Log = line => { if (root) r.InvocationConfiguration.Error.WriteLine(line); },
+                Collective = collective is null ? new SingleProcessCollective() : collective,
             };
-            var result = RunWithProgress(options);
-            PrintSummary(result, runDir, cts.IsCancellationRequested);
+            // Rank 0 alone reports; the other ranks train quietly.
+            var result = root ? RunWithProgress(options) : TrainingJob.Run(options);
+            if (root) PrintSummary(result, runDir, cts.IsCancellationRequested);
+            if (root && collective is { WorldSize: > 1 } c)
+                r.InvocationConfiguration.Error.WriteLine($"{c.WorldSize} ranks: rank 0 spent {result.CommunicationSeconds:F2} s of {result.ElapsedSeconds:F2} s in all-reduce/all-gather");
             // A signalled run is not a success for a scheduler (a job array, systemd) even with its checkpoint saved.
             return result.Interrupted && received is { } signal ? InterruptedExitCode(signal) : 0;
-        });
-        return cmd;
+        }
     }
 
     /// <summary>

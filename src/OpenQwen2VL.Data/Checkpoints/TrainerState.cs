@@ -15,6 +15,10 @@ public sealed record TrainerState
     public int NonFiniteSkippedTotal { get; init; }
     public int NonFiniteInRow { get; init; }
     public double ElapsedSeconds { get; init; }
+    /// <summary>Ranks of the run that wrote it; with more than one, <see cref="DataPosition"/> holds each rank's position.</summary>
+    public int WorldSize { get; init; } = 1;
+    /// <summary>1 when the optimizer state is sharded over the ranks (one file per rank), 0 when one file holds it all.</summary>
+    public int ZeroStage { get; init; }
 
     static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
 

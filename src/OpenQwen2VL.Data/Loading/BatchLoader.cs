@@ -48,6 +48,7 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
                 foreach (var raw in RawBatches(start))
                 {
                     token.ThrowIfCancellationRequested();
+                    if (!IsMine(raw.StateAfter.Batches - 1)) continue;   // another rank's turn: not decoded here
                     var tcs = new TaskCompletionSource<DataBatch>(TaskCreationOptions.RunContinuationsAsynchronously);
                     ordered.Add(tcs, token); // blocks while Prefetch batches are in flight
                     work.Add((raw, tcs), token);
@@ -93,6 +94,14 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
         }
     }
 
+    /// <summary>Whether the batch at <paramref name="index"/> (0-based, counted over the whole stream) is this rank's.</summary>
+    private bool IsMine(long index) =>
+        options.BatchesPerTurn <= 0 || index / options.BatchesPerTurn % options.WorldSize == options.Rank;
+
+    /// <summary>The shards this rank reads: every world-size-th, or all of them when ranks take turns on one stream.</summary>
+    private IReadOnlyList<string> MyShards() =>
+        options.BatchesPerTurn > 0 ? shards : ShardSpec.ForRank(shards, options.Rank, options.WorldSize);
+
     /// <summary>The examples of one epoch in loader order (no images decoded).</summary>
     public IEnumerable<LoaderExample> EpochExamples(int epoch) => EpochExamples(epoch, 0, null);
 
@@ -102,7 +111,7 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
     /// </summary>
     private IEnumerable<LoaderExample> EpochExamples(int epoch, long alignedSkip, int[]? counts)
     {
-        var mine = ShardSpec.ForRank(shards, options.Rank, options.WorldSize);
+        var mine = MyShards();
         var order = Enumerable.Range(0, mine.Count).ToArray();
         if (options.Shuffle) new Random(SeedMixer.Mix(options.Seed, epoch, -1)).Shuffle(order);
         int window = Window;
@@ -157,7 +166,7 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
 
     private IEnumerable<RawBatch> RawBatches(LoaderState start)
     {
-        int shardCount = ShardSpec.ForRank(shards, options.Rank, options.WorldSize).Count;
+        int shardCount = MyShards().Count;
         _counts = start.ShardCounts is { } known && known.Length == shardCount ? (int[])known.Clone() : Enumerable.Repeat(-1, shardCount).ToArray();
         long batches = start.Batches;
         for (int epoch = start.Epoch; options.Epochs is not { } max || epoch < max; epoch++)

@@ -24,6 +24,13 @@ public sealed record LoaderOptions
     public int GroupByImageCount { get; init; }
     public int Rank { get; init; }
     public int WorldSize { get; init; } = 1;
+    /// <summary>
+    /// 0: each rank reads every world-size-th shard. N > 0: every rank walks the one stream a single process would read
+    /// (all shards, same order) and takes its turn of N consecutive batches in rank order (rank r gets batches
+    /// [t·W·N + r·N, t·W·N + (r+1)·N) of turn t), decoding only those. With N = the accumulation steps per rank, the
+    /// global batch of every step holds the same sequences for any world size, so W ranks train as one process would.
+    /// </summary>
+    public int BatchesPerTurn { get; init; }
     /// <summary>Epochs to run; null runs forever.</summary>
     public int? Epochs { get; init; } = 1;
     /// <summary>Drop the last incomplete batch of an epoch.</summary>

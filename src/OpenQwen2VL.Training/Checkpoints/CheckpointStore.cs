@@ -14,19 +14,38 @@ public sealed class CheckpointStore(string directory, int keepLast)
 
     public string Save(int step, Action<string> write)
     {
+        string tmp = Begin(step);
+        write(tmp);
+        return Commit(step);
+    }
+
+    /// <summary>The hidden folder a checkpoint of <paramref name="step"/> is written into before <see cref="Commit"/>.</summary>
+    public string TempPath(int step) => Path.Combine(Directory, ".tmp-" + RunLayout.StepFolderName(step));
+
+    /// <summary>Creates the empty temp folder of <paramref name="step"/> (other ranks then write their shards into it).</summary>
+    public string Begin(int step)
+    {
         // A negative step would name a folder (step--00000002) that List() never sees, so never prunes.
         ArgumentOutOfRangeException.ThrowIfNegative(step);
         System.IO.Directory.CreateDirectory(Directory);
-        string final = Path.Combine(Directory, RunLayout.StepFolderName(step));
-        string tmp = Path.Combine(Directory, ".tmp-" + RunLayout.StepFolderName(step));
+        string tmp = TempPath(step);
         if (System.IO.Directory.Exists(tmp)) System.IO.Directory.Delete(tmp, true);
         System.IO.Directory.CreateDirectory(tmp);
-        write(tmp);
+        return tmp;
+    }
+
+    /// <summary>Renames the complete temp folder into place and prunes beyond keep-last-K.</summary>
+    public string Commit(int step)
+    {
+        string final = Path.Combine(Directory, RunLayout.StepFolderName(step));
         if (System.IO.Directory.Exists(final)) System.IO.Directory.Delete(final, true);
-        System.IO.Directory.Move(tmp, final);
+        System.IO.Directory.Move(TempPath(step), final);
         foreach (var old in List().SkipLast(Math.Max(1, keepLast))) System.IO.Directory.Delete(old.Path, true);
         return final;
     }
+
+    /// <summary>Where the checkpoint of <paramref name="step"/> lies once committed.</summary>
+    public string FinalPath(int step) => Path.Combine(Directory, RunLayout.StepFolderName(step));
 
     /// <summary>Complete checkpoints, oldest first.</summary>
     public IReadOnlyList<(int Step, string Path)> List() => RunLayout.ListCheckpoints(Directory);

@@ -67,6 +67,12 @@ public sealed record StageConfig
     public int MaxNonFiniteInRow { get; init; } = 5;
     /// <summary>Peak matmul rate for the MFU estimate, FLOP/s; 0 = not reported.</summary>
     public double PeakFlops { get; init; }
+    /// <summary>Multi-process runs: 1 shards the AdamW state over the ranks (ZeRO stage 1), 0 keeps a full copy on every rank.</summary>
+    public int ZeroStage { get; init; } = 1;
+    /// <summary>Multi-process runs: size of the flat fp32 buckets gradients are all-reduced in, MB.</summary>
+    public int BucketMb { get; init; } = 25;
+    /// <summary>Multi-process runs: the longest a collective waits for the other ranks before the job stops, seconds.</summary>
+    public int CollectiveTimeoutS { get; init; } = 300;
 
     public int AccumulationSteps(int worldSize)
     {
@@ -171,6 +177,9 @@ public sealed record StageConfig
         AtLeast("log_every", LogEvery, 1);
         AtLeast("max_non_finite_in_row", MaxNonFiniteInRow, 1);
         Real("peak_flops", PeakFlops, PeakFlops >= 0, ">= 0 (0 = no MFU)");
+        if (ZeroStage is not (0 or 1)) throw new ArgumentException($"zero_stage {ZeroStage}: must be 0 (no sharding) or 1 (optimizer state sharded)");
+        AtLeast("bucket_mb", BucketMb, 1);
+        AtLeast("collective_timeout_s", CollectiveTimeoutS, 1);
 
         static void AtLeast(string key, int value, int min)
         {

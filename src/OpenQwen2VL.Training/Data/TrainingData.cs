@@ -164,7 +164,7 @@ public sealed record TrainingData
             throw new StageContractException($"sft_packing true: packs SFT conversations, but --data {Description} is {Kind.ToString().ToLowerInvariant()} data");
         var loader = new LoaderOptions
         {
-            BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, PadId = o.PadId,
+            BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, BatchesPerTurn = o.BatchesPerTurn, PadId = o.PadId,
             GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0, ImageLimits = o.ImageLimits,
         };
         IBatchStream stream = Kind switch
@@ -202,6 +202,8 @@ public sealed record TrainingDataOpenOptions
     public int Seed { get; init; }
     public int Rank { get; init; }
     public int World { get; init; } = 1;
+    /// <summary>Ranks take turns of this many batches on one stream (<see cref="LoaderOptions.BatchesPerTurn"/>); 0 splits shards by rank.</summary>
+    public int BatchesPerTurn { get; init; }
     /// <summary>Right padding; an id inside the model's vocabulary.</summary>
     public int PadId { get; init; }
     public int GroupByImageCount { get; init; }

@@ -7,6 +7,7 @@ using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Training.Config;
 using OpenQwen2VL.Training.Data;
+using OpenQwen2VL.Training.Distributed;
 using OpenQwen2VL.Training.Model;
 using OpenQwen2VL.Training.Observability;
 using static TorchSharp.torch;
@@ -38,6 +39,8 @@ public sealed record TrainingJobOptions
     public ImageLimits ImageLimits { get; init; } = ImageLimits.Default;
     public CancellationToken Cancellation { get; init; }
     public Action<IReadOnlyList<StepMetrics>>? OnLog { get; init; }
+    /// <summary>This process's place in a multi-process job (<see cref="MpiCollective"/>); one process by default.</summary>
+    public ICollective Collective { get; init; } = new SingleProcessCollective();
     /// <summary>Plan and load reports, one line each.</summary>
     public Action<string>? Log { get; init; }
 }
@@ -78,6 +81,18 @@ public static class TrainingJob
         StageChecks.ImageSize(data, source.VisionConfig.ImageSize);
         StageChecks.ContextLength(data, cfg.SequenceLength, source.LlmConfig.MaxPositionEmbeddings);
         CheckRunFolder(o, data, tokenizer, tokens, cfg);
+        var collective = o.Collective;
+        int world = collective.WorldSize;
+        int accumulation;
+        try { accumulation = cfg.AccumulationSteps(world); }
+        catch (ArgumentException e) { throw new StageContractException($"{e.Message}: the global batch is the same for any number of ranks, so it must split evenly over them"); }
+        if (collective is MpiCollective mpi)
+        {
+            mpi.Timeout = TimeSpan.FromSeconds(cfg.CollectiveTimeoutS);
+            mpi.BucketBytes = (long)cfg.BucketMb << 20;
+        }
+        // Every rank has checked the run folder before rank 0 writes into it.
+        collective.Barrier();
         log($"data: {data.Description}");
         log($"model: {source.Description}; {VisualFacts.DescribeTokens(tokens)}");
 
@@ -95,6 +110,9 @@ public static class TrainingJob
             {
                 MicroBatch = cfg.MicroBatchSequences, Preprocessor = loaded.Preprocessor, Tokenizer = loaded.Tokenizer,
                 VisualTokensPerImage = tokens, SequenceLength = cfg.SequenceLength, Seed = (int)cfg.Seed, PadId = padId,
+                // Ranks take turns on the one-process stream, a turn being a rank's micro-batches of one step: every
+                // global batch holds the same sequences for any number of ranks.
+                Rank = collective.Rank, World = world, BatchesPerTurn = world > 1 ? accumulation : 0,
                 GroupByImageCount = cfg.GroupByImageCount, PackSft = cfg.SftPacking, AllowImagesOutsideRoot = o.AllowImagesOutsideRoot, ImageLimits = o.ImageLimits,
             });
         }
@@ -103,9 +121,12 @@ public static class TrainingJob
 
         string run = o.RunDirectory;
         var runManifest = RunManifest(data, source, preset, cfg, tokenizer, tokens, rows, loaded);
-        Directory.CreateDirectory(run);
-        File.Copy(source.TokenizerPath, Path.Combine(run, RunLayout.Tokenizer), overwrite: true);
-        runManifest.Write(run);
+        if (collective.Rank == 0)
+        {
+            Directory.CreateDirectory(run);
+            File.Copy(source.TokenizerPath, Path.Combine(run, RunLayout.Tokenizer), overwrite: true);
+            runManifest.Write(run);
+        }
 
         var finalManifest = new StageManifest
         {
@@ -122,7 +143,7 @@ public static class TrainingJob
         {
             Config = cfg, RunDirectory = run, Device = o.Device, StopAt = o.StopAt, Resume = o.Resume,
             // A preset's fresh tower cannot be rebuilt from a source: checkpoints keep it.
-            SaveFrozenComponents = source.VisionWeights is null, Cancellation = o.Cancellation, OnLog = o.OnLog, Warn = log,
+            SaveFrozenComponents = source.VisionWeights is null, Cancellation = o.Cancellation, OnLog = o.OnLog, Warn = log, Log = log, Collective = collective,
             WriteModelFiles = dir => ModelExport.WriteSideFiles(dir, source.LlmConfig, rows, source.VisionConfig, loaded.Preprocessor,
                 source.TokenizerPath, source.TokenizerSideFilesDirectory, finalManifest),
         }).Run();

@@ -11,7 +11,7 @@ namespace OpenQwen2VL.Training.Optim;
 /// <c>apply</c> flag so a NaN/Inf step is skipped without a host sync. With apply = 1 it is the textbook
 /// update; with apply = 0 every tensor is left bit-identical (gradients were zeroed by the clipper).
 /// </summary>
-public sealed class MaskedAdamW : IDisposable
+public sealed class MaskedAdamW : IMasterOptimizer
 {
     public sealed class Slot
     {
@@ -89,6 +89,8 @@ public sealed class MaskedAdamW : IDisposable
             s.Param.sub_(s.ExpAvg / denom * stepSize);
         }
     }
+
+    public long StateBytes => Slots.Sum(s => (s.ExpAvg.numel() + s.ExpAvgSq.numel()) * sizeof(float));
 
     /// <summary>State tensors for a checkpoint: exp_avg./exp_avg_sq. + key, and "step".</summary>
     public IEnumerable<(string Name, Tensor Tensor)> StateTensors()

@@ -1,0 +1,71 @@
+using System.Diagnostics;
+using OpenQwen2VL.Data.Formats;
+using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Tests.Shards;
+using static OpenQwen2VL.Tests.Integration.CliInvocation;
+
+namespace OpenQwen2VL.Tests.Integration;
+
+/// <summary>
+/// Data parallel over MPI end to end: `oqvl train --nproc 2` (mpiexec, two processes, ZeRO-1), stopped after one step
+/// and resumed, ends with the weights of the same job on one process (same global batch, twice the accumulation) up to
+/// fp32 summation order. Needs MPICH's mpiexec (.ci/run installs it).
+/// </summary>
+[Collection(TorchGlobalState.Name)]
+public sealed class MultiProcessTrainingTests : IDisposable
+{
+    private readonly TempDir _dir = new();
+    private string P(string name) => _dir.File(name);
+
+    public void Dispose() => _dir.Dispose();
+
+    private static readonly string[] Job =
+    [
+        "train", "--stage", "pretrain", "--preset", "tiny", "--max-steps", "2", "--set", "global_batch_sequences=4", "--set", "micro_batch_sequences=1",
+        "--set", "activation_checkpointing=false", "--set", "checkpoint_every=1",
+    ];
+
+    /// <summary>Runs the built CLI (oqvl.dll next to the tests) as a child process, as a user would.</summary>
+    private static void Process(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oqvl.dll"));
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"oqvl {string.Join(' ', args)} ran over 3 minutes"); }
+        Assert.True(p.ExitCode == 0, $"oqvl {string.Join(' ', args)} -> {p.ExitCode}\n{error.Result}\n{output.Result}");
+    }
+
+    private static Dictionary<string, float[]> Weights(string final) =>
+        Directory.GetFiles(final, "*.safetensors", SearchOption.AllDirectories).SelectMany(f =>
+        {
+            using var file = SafetensorsFile.Open(f);
+            return file.Entries.Where(e => e.DType == "F32").Select(e => (Key: Path.GetRelativePath(final, f) + ":" + e.Name, Values: file.ReadFloat32(e.Name))).ToList();
+        }).ToDictionary(x => x.Key, x => x.Values);
+
+    [Fact]
+    public void TwoRanksStoppedAndResumedEndWithTheWeightsOfOneRank()
+    {
+        Assert.True((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "mpiexec.mpich"))),
+            "mpiexec.mpich is missing: apt-get install mpich libmpich-dev (.ci/run does it)");
+        Succeeds("synth", "--out", P("synth"), "--pretrain", "40", "--sft", "0", "--eval-images", "1", "--shard-size", "40");
+        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
+            "--capacity", "256", "--visual-tokens", "16");
+        Succeeds([.. Job, "--data", P("packed"), "--out", P("one")]);
+        Process([.. Job, "--data", P("packed"), "--out", P("two"), "--nproc", "2", "--stop-at", "1"]);
+        Assert.False(Directory.Exists(Path.Combine(P("two"), RunLayout.Final)));
+        Process([.. Job, "--data", P("packed"), "--out", P("two"), "--nproc", "2", "--resume"]);
+
+        var one = Weights(Path.Combine(P("one"), RunLayout.Final));
+        var two = Weights(Path.Combine(P("two"), RunLayout.Final));
+        Assert.NotEmpty(one);
+        Assert.Equal(one.Keys.Order(), two.Keys.Order());
+        float worst = one.Max(kv => kv.Value.Zip(two[kv.Key], (a, b) => Math.Abs(a - b)).DefaultIfEmpty(0).Max());
+        Assert.True(worst < 1e-5f, $"2 ranks differ from 1 rank by up to {worst}");
+        // The 2-rank checkpoints hold one optimizer shard per rank.
+        var last = Directory.GetDirectories(Path.Combine(P("two"), RunLayout.Checkpoints)).Order().Last();
+        Assert.Equal(2, Directory.GetFiles(last, "optimizer.rank*.safetensors").Length);
+    }
+}
