@@ -126,9 +126,15 @@ public sealed class PackCommand : ICliCommand
         return cmd;
     }
 
-    /// <summary>--input of interleaved documents: a folder's *.jsonl, *.json and *.tar files, or a file or shard spec.</summary>
+    /// <summary>--input of interleaved documents: an oqvl synth folder's (synth --interleaved N), a folder's *.jsonl, *.json and *.tar files, or a file or shard spec.</summary>
     static ResolvedShards InterleavedInputs(string spec)
     {
+        if (Directory.Exists(spec) && StageManifest.Exists(spec))
+        {
+            var m = StageManifest.Read(spec).RequireKind("pack --input", StageKinds.Synthetic);
+            string docs = m.OptionalFile("interleaved") ?? throw new CliUserException($"pack --input: {spec} holds no interleaved documents: write them with oqvl synth --interleaved N");
+            return new ResolvedShards([docs], m);
+        }
         if (Directory.Exists(spec) && !StageManifest.Exists(spec))
         {
             var files = new[] { "*.jsonl", "*.json", "*.tar" }.SelectMany(p => Directory.GetFiles(spec, p)).Order(StringComparer.Ordinal).ToList();
