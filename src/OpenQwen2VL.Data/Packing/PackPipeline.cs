@@ -131,7 +131,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         }
         report.ScanSeconds = (DateTime.UtcNow - started).TotalSeconds;
         report.Samples = items.Count;
-        spill?.Flush();
+        spill?.Dispose(); // complete before it is read back (and no writer left open beside the readers' handles)
 
         // 2. Pack.
         var lengths = items.Select(i => i.Length).ToArray();
