@@ -8,6 +8,8 @@ public sealed record SyntheticDatasetOptions
     public int PretrainPairs { get; init; } = 2000;
     /// <summary>LLaVA-style SFT records: one-image questions, multi-image conversations and caption requests (see the generator).</summary>
     public int SftRecords { get; init; } = 600;
+    /// <summary>OBELICS-style interleaved documents (<see cref="SyntheticInterleavedDocuments"/>, JSONL); 0 writes none.</summary>
+    public int InterleavedDocuments { get; init; }
     /// <summary>Images of the VQAv2-style evaluation split.</summary>
     public int EvalImages { get; init; } = 100;
     /// <summary>Questions per evaluation image (at most the number of question types, so they differ in type).</summary>
@@ -24,6 +26,7 @@ public sealed record SyntheticDatasetOptions
     {
         if (PretrainPairs < 1) throw new ArgumentException("pretrain pairs must be >= 1");
         if (SftRecords < 0) throw new ArgumentException("SFT records must be >= 0");
+        if (InterleavedDocuments < 0) throw new ArgumentException("interleaved documents must be >= 0");
         if (EvalImages < 1) throw new ArgumentException("eval images must be >= 1");
         if (QuestionsPerEvalImage < 1 || QuestionsPerEvalImage > Enum.GetValues<VqaQuestionType>().Length)
             throw new ArgumentException($"questions per eval image must be in [1, {Enum.GetValues<VqaQuestionType>().Length}]");

@@ -20,6 +20,7 @@ public sealed record SyntheticDatasetLayout(string Root)
     public string EvalAnnotations => Path.Combine(Root, "eval", "annotations.json");
     public string EvalImageRoot => Path.Combine(Root, "eval", "images");
     public string Manifest => Path.Combine(Root, StageManifest.FileName);
+    public string InterleavedJsonl => Path.Combine(Root, "interleaved", "docs.jsonl");
 }
 
 /// <summary>
@@ -40,6 +41,12 @@ public static class SyntheticDatasetWriter
         var shards = WritePretrain(data, layout);
         WriteSft(data, layout);
         WriteEval(data, layout);
+        if (data.Options.InterleavedDocuments > 0)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(layout.InterleavedJsonl)!);
+            SyntheticInterleavedDocuments.WriteJsonl(layout.InterleavedJsonl, data.Options.InterleavedDocuments,
+                new SyntheticInterleavedDocuments.Options(ImageSide: data.Options.ImageSize, Seed: data.Options.Seed));
+        }
         WriteManifest(data, layout, shards);
         return layout;
     }
@@ -173,17 +180,20 @@ public static class SyntheticDatasetWriter
         string Rel(string path) => Path.GetRelativePath(layout.Root, path);
         var byType = new JsonObject();
         foreach (var g in data.EvalQuestions.GroupBy(q => q.Question.QuestionTypeName).OrderBy(g => g.Key, StringComparer.Ordinal)) byType[g.Key] = g.Count();
+        var files = new Dictionary<string, string>
+        {
+            ["sft_json"] = Rel(layout.SftJson), ["sft_images"] = Rel(layout.SftImageRoot),
+            ["eval_questions"] = Rel(layout.EvalQuestions), ["eval_annotations"] = Rel(layout.EvalAnnotations), ["eval_images"] = Rel(layout.EvalImageRoot),
+        };
+        if (o.InterleavedDocuments > 0) files["interleaved"] = Rel(layout.InterleavedJsonl); // pack --format interleaved --input ROOT reads it
         new StageManifest
         {
             Kind = StageKinds.Synthetic,
             Shards = [.. shards.Select(Rel)],
-            Files = new()
-            {
-                ["sft_json"] = Rel(layout.SftJson), ["sft_images"] = Rel(layout.SftImageRoot),
-                ["eval_questions"] = Rel(layout.EvalQuestions), ["eval_annotations"] = Rel(layout.EvalAnnotations), ["eval_images"] = Rel(layout.EvalImageRoot),
-            },
+            Files = files,
             Details = new JsonObject
             {
+                ["interleaved_documents"] = o.InterleavedDocuments,
                 ["seed"] = o.Seed, ["image_size"] = o.ImageSize, ["noise_fraction"] = o.NoiseFraction, ["annotator_disagreement"] = o.AnnotatorDisagreement,
                 ["pretrain_pairs"] = data.Pretrain.Count, ["pretrain_noisy_pairs"] = data.Pretrain.Count(p => p.IsNoise),
                 ["sft_records"] = data.Sft.Count, ["sft_turns"] = data.Sft.Sum(r => r.Conversations.Count / 2),
@@ -191,6 +201,7 @@ public static class SyntheticDatasetWriter
             },
         }.Write(layout.Root);
     }
+
 
     private static byte[] Json(Action<Utf8JsonWriter> write, bool indented = true)
     {

@@ -44,4 +44,30 @@ public class PackCommandTests
         long peak = (long)stats["decode_peak_bytes"]!;
         Assert.InRange(peak, 24 * 24 * 4, 3L << 20);
     }
+
+    [Fact]
+    public void InterleavedDocumentsOfASynthFolderPackWithTheirFormatRecorded()
+    {
+        using var tmp = new TempDir();
+        string synth = tmp.File("synth"), outDir = tmp.File("out");
+        OpenQwen2VL.Tests.Integration.CliInvocation.Succeeds("synth", "--out", synth, "--pretrain", "2", "--sft", "0", "--eval-images", "1", "--image-size", "24");
+        // Without documents in it, the folder is refused in one line that says how to get them.
+        var (rc, _, err) = OpenQwen2VL.Tests.Integration.CliInvocation.Invoke(
+            "pack", "--format", "interleaved", "--input", synth, "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", outDir);
+        Assert.Equal(2, rc);
+        Assert.Contains("synth --interleaved", err);
+
+        OpenQwen2VL.Tests.Integration.CliInvocation.Succeeds("synth", "--out", synth, "--pretrain", "2", "--sft", "0", "--eval-images", "1", "--image-size", "24", "--interleaved", "8");
+        OpenQwen2VL.Tests.Integration.CliInvocation.Succeeds(
+            "pack", "--format", "interleaved", "--input", synth, "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", outDir,
+            "--capacity", "64", "--visual-tokens", "16");
+        var stats = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "stats.json")))!;
+        Assert.Equal(8, (long)stats["input_samples"]!);
+        Assert.Equal(8, (long)stats["kept"]!);
+        Assert.Equal("interleaved", (string)stats["format"]!);
+        Assert.True((long)stats["samples"]! > 8, "64-token samples cut the multi-image documents");
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(outDir, "manifest.json")))!;
+        Assert.Equal("interleaved", (string)manifest["prompt_format"]!);
+        Assert.Equal(synth, (string)manifest["inputs"]![0]!["path"]!);
+    }
 }

@@ -8,15 +8,23 @@ using Spectre.Console;
 
 namespace OpenQwen2VL.Cli.Commands;
 
-/// <summary><c>oqvl pack</c>: image-caption shards → packed multimodal shards (docs/packed-format.md) with a manifest.</summary>
+/// <summary><c>oqvl pack</c>: image-caption shards or interleaved documents → packed multimodal shards (docs/packed-format.md) with a manifest.</summary>
 public sealed class PackCommand : ICliCommand
 {
     public Command Build()
     {
         var defaults = new PackOptions();
+        var format = CommonOptions.Enum<PackFormat>("--format",
+            "caption: img2dataset image-caption shards. interleaved: OBELICS/MMC4 documents ({\"texts\": [...] with null at image slots, " +
+            "or MMC4's text_list, \"image_info\": [{\"image_base64\": ...} or {\"image_name\": ...}, optional matched_text_index]}), one per JSONL line, " +
+            "or one per WebDataset sample as KEY.json whose image_name names another member of the same sample by what follows the key " +
+            "(\"0.jpg\" for KEY.0.jpg; the whole file name works too). An image that cannot be read is dropped and counted (stats.json dropped_images); " +
+            "a document left without text or without images is skipped; a document longer than --capacity is cut at text-chunk boundaries into several samples",
+            PackFormat.Caption);
         var input = new Option<string>("--input")
         {
-            Description = "image-caption shards: a folder from oqvl synth or curate, a folder of .tar shards, or a spec data/{00000..00127}.tar",
+            Description = "image-caption shards: a folder from oqvl synth or curate, a folder of .tar shards, or a spec data/{00000..00127}.tar; " +
+                "with --format interleaved: JSONL files of documents, WebDataset .tar shards of documents, or a folder of either",
             Required = true, HelpName = "DIR|SPEC",
         };
         var tokenizerPath = CommonOptions.Tokenizer("HF tokenizer.json (copied into the output; Open-Qwen2VL's <s> and <|endofchunk|> are added when missing)");
@@ -35,16 +43,19 @@ public sealed class PackCommand : ICliCommand
         var maxMember = CommonOptions.MaxMemberBytes();
         var decodeBudget = CommonOptions.DecodeBudgetMib();
 
-        var cmd = new Command("pack", "Tokenise image-caption shards and pack them into dense multimodal sequences (First-Fit-Decreasing)");
-        foreach (var o in new Option[] { input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads, maxMember, decodeBudget })
+        var cmd = new Command("pack", "Tokenise image-caption shards (or interleaved image-text documents) and pack them into dense multimodal sequences (First-Fit-Decreasing)");
+        foreach (var o in new Option[] { format, input, tokenizerPath, output, capacity, visual, perShard, over, seed, maxPixels, imageSize, noReencode, packsPerShard, threads, maxMember, decodeBudget })
             cmd.Options.Add(o);
         cmd.SetAction(r =>
         {
-            var shards = ShardInputs.Resolve(r.GetValue(input)!, "pack --input");
+            var shards = r.GetValue(format) == PackFormat.Interleaved
+                ? InterleavedInputs(r.GetValue(input)!)
+                : ShardInputs.Resolve(r.GetValue(input)!, "pack --input");
             var tokPath = r.GetValue(tokenizerPath)!;
             if (!File.Exists(tokPath)) throw new CliUserException($"--tokenizer: file not found: {tokPath}");
             var options = new PackOptions
             {
+                Format = r.GetValue(format),
                 Capacity = r.GetValue(capacity),
                 VisualTokens = r.GetValue(visual) ?? defaults.VisualTokens,
                 PerShard = r.GetValue(perShard),
@@ -94,8 +105,13 @@ public sealed class PackCommand : ICliCommand
 
             var table = new Table().Title("pack summary").AddColumns("", "value");
             table.AddRow("input shards", $"{shards.Paths.Count:N0} ({report.Stats.DamagedShards.Count} missing or damaged)");
-            table.AddRow("input samples", $"{report.Stats.Input:N0}");
+            table.AddRow(options.Format == PackFormat.Interleaved ? "input documents" : "input samples", $"{report.Stats.Input:N0}");
             table.AddRow("kept", $"{report.Stats.Kept:N0}");
+            if (options.Format == PackFormat.Interleaved)
+            {
+                table.AddRow("samples (documents split at chunk boundaries)", $"{report.Samples:N0} ({report.SplitDocuments:N0} split)");
+                foreach (var (reason, n) in report.DroppedImages) table.AddRow($"images dropped: {Markup.Escape(reason)}", $"{n:N0}");
+            }
             foreach (var (reason, n) in report.Stats.Skipped) table.AddRow($"skipped: {Markup.Escape(reason)}", $"{n:N0}");
             table.AddRow("truncated (kept)", $"{report.TruncatedSamples:N0}");
             table.AddRow("packs", $"{report.Packs:N0} in {report.OutputShards.Count} shards");
@@ -108,5 +124,23 @@ public sealed class PackCommand : ICliCommand
             return report.Stats.IsBalanced ? 0 : 1;
         });
         return cmd;
+    }
+
+    /// <summary>--input of interleaved documents: an oqvl synth folder's (synth --interleaved N), a folder's *.jsonl, *.json and *.tar files, or a file or shard spec.</summary>
+    static ResolvedShards InterleavedInputs(string spec)
+    {
+        if (Directory.Exists(spec) && StageManifest.Exists(spec))
+        {
+            var m = StageManifest.Read(spec).RequireKind("pack --input", StageKinds.Synthetic);
+            string docs = m.OptionalFile("interleaved") ?? throw new CliUserException($"pack --input: {spec} holds no interleaved documents: write them with oqvl synth --interleaved N");
+            return new ResolvedShards([docs], m);
+        }
+        if (Directory.Exists(spec) && !StageManifest.Exists(spec))
+        {
+            var files = new[] { "*.jsonl", "*.json", "*.tar" }.SelectMany(p => Directory.GetFiles(spec, p)).Order(StringComparer.Ordinal).ToList();
+            if (files.Count == 0) throw new CliUserException($"pack --input: {spec} holds no *.jsonl, *.json or *.tar files of interleaved documents");
+            return new ResolvedShards(files, null);
+        }
+        return ShardInputs.Resolve(spec, "pack --input");
     }
 }

@@ -22,7 +22,9 @@ public sealed class TrainCommand : ICliCommand
         var data = new Option<string>("--data")
         {
             Description = "a folder from oqvl pack (packed sequences), curate or synth (caption shards; synth's SFT conversations in --stage sft), " +
-                          "or shards:SPEC (packed), captions:SPEC, sft:JSON,IMAGE_ROOT, synthetic:N",
+                          "or shards:SPEC (packed), captions:SPEC, sft:JSON,IMAGE_ROOT, synthetic:N; " +
+                          "or a mixture NAME=SOURCE:WEIGHT,... (e.g. caption=packed_cc/:0.8,interleaved=packed_obelics/:0.2): each micro-batch from one source, " +
+                          "deterministically by weight, resumable",
             Required = true, HelpName = "DIR|SPEC",
         };
         var outDir = CommonOptions.Out("run folder (manifest.json, config.json, metrics.jsonl, loss.png, checkpoints/, final/)");

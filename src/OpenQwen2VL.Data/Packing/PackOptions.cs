@@ -11,9 +11,19 @@ public enum OverCapacityPolicy
     Truncate,
 }
 
+/// <summary>What the pack job reads.</summary>
+public enum PackFormat
+{
+    /// <summary>img2dataset image-caption shards: one sample per pair.</summary>
+    Caption,
+    /// <summary>OBELICS / MMC4 interleaved documents in JSONL files or WebDataset shards (<see cref="Prompts.InterleavedDocumentReader"/>).</summary>
+    Interleaved,
+}
+
 /// <summary>Settings of <see cref="PackPipeline"/>.</summary>
 public sealed record PackOptions
 {
+    public PackFormat Format { get; init; } = PackFormat.Caption;
     /// <summary>Tokens per packed sequence.</summary>
     public int Capacity { get; init; } = 4096;
     /// <summary>Visual tokens each image marker expands to (144 in pre-training).</summary>

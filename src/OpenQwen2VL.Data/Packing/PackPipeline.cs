@@ -9,10 +9,13 @@ using OpenQwen2VL.Data.Tokenization;
 namespace OpenQwen2VL.Data.Packing;
 
 /// <summary>
-/// <c>oqvl pack</c>: img2dataset shards → packed multimodal shards (docs/packed-format.md).
+/// <c>oqvl pack</c>: img2dataset shards (or, with <see cref="PackFormat.Interleaved"/>, interleaved documents in JSONL
+/// files or WebDataset shards: <see cref="InterleavedDocumentReader"/>) → packed multimodal shards (docs/packed-format.md).
 /// <list type="number">
-/// <item>Scan: stream every shard, validate and tokenise samples in parallel (results kept in input
-/// order, so the job is deterministic), remembering where each image lives in its shard.</item>
+/// <item>Scan: stream every input, validate and tokenise samples in parallel (results kept in input
+/// order, so the job is deterministic), remembering where each image lives in its shard. Images of interleaved
+/// documents (often inline base64) are appended to a spill file next to the output instead, so memory holds
+/// only token ids whatever the data's size; the spill is deleted at the end.</item>
 /// <item>Pack: First-Fit-Decreasing over all kept samples (or per shard), then a seeded shuffle of the packs.</item>
 /// <item>Write: build pack payloads in parallel (images read back by offset, re-encoded when smaller),
 /// write them in order into shards that are published atomically.</item>
@@ -37,9 +40,20 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private int _tokenizerTimeouts;
     private PreTokenizerTimeoutException? _lastTimeout;
 
-    private sealed record Item(int Shard, string Uid, int[] Ids, int Length, string ImageExtension, long ImageOffset, int ImageLength, bool ReencodeCandidate);
+    private const string SpillFile = ".interleaved-images.spill";
 
-    private readonly record struct Scanned(Item? Item, string? SkipReason, bool Truncated);
+    private readonly InterleavedDocumentScanner _documents = new(tokenizer, options);
+
+    /// <summary>Where an image's bytes are: <see cref="File"/> indexes the inputs, then the spill file.</summary>
+    private sealed record ImageRef(int File, long Offset, int Length, string Extension, bool ReencodeCandidate);
+
+    /// <summary>A sample to pack; <see cref="Shard"/> is its input (the unit of per-shard packing).</summary>
+    private sealed record Item(int Shard, string Uid, int[] Ids, int Length, ImageRef[] Images);
+
+    /// <summary>A scanned input record: its samples (several when a document was split) or a skip reason.</summary>
+    private readonly record struct Scanned(Item[]? Items, string? SkipReason, bool Truncated, IReadOnlyList<ScannedImage>? Pending = null, IReadOnlyList<string>? DroppedImages = null);
+
+    private readonly record struct PendingScan(long Bytes, Func<Scanned> Scan);
 
     public PackReport Run(IReadOnlyList<string> shards, string outputDir, IProgress<PackProgress>? progress = null)
     {
@@ -47,6 +61,29 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             throw new ArgumentException($"capacity {options.Capacity} cannot hold one image of {options.VisualTokens} visual tokens");
         var started = DateTime.UtcNow;
         var report = new PackReport { Options = options, InputShards = shards.Count };
+        // Files images are read back from: the inputs, then (interleaved) the spill of their images.
+        var files = new List<string>(shards);
+        FileStream? spill = null;
+        if (options.Format == PackFormat.Interleaved)
+        {
+            Directory.CreateDirectory(outputDir);
+            files.Add(Path.Combine(outputDir, SpillFile));
+            spill = new FileStream(files[^1], FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 20);
+        }
+        try
+        {
+            return Run(shards, outputDir, progress, started, report, files, spill);
+        }
+        finally
+        {
+            spill?.Dispose();
+            if (spill is not null) File.Delete(files[^1]);
+        }
+    }
+
+    private PackReport Run(IReadOnlyList<string> shards, string outputDir, IProgress<PackProgress>? progress, DateTime started, PackReport report,
+        List<string> files, FileStream? spill)
+    {
 
         // 1. Scan.
         var items = new List<Item>();
@@ -55,18 +92,24 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         for (int s = 0; s < shards.Count; s++)
         {
             var shardStats = new SkipStats();
-            var batch = new List<WebDatasetSample>(ScanBatch);
+            var batch = new List<PendingScan>(ScanBatch);
             long batchBytes = 0;
             int shardIndex = s;
             void Flush()
             {
                 var results = new Scanned[batch.Count];
-                Parallel.For(0, batch.Count, parallel, i => results[i] = Scan(batch[i], shardIndex));
+                Parallel.For(0, batch.Count, parallel, i => results[i] = batch[i].Scan());
                 foreach (var r in results)
                 {
-                    if (r.Item is { } item) { items.Add(item); shardStats.Keep(); }
+                    if (r.Items is { } scanned)
+                    {
+                        items.AddRange(r.Pending is null ? scanned : Spill(scanned, r.Pending, spill!, files.Count - 1));
+                        shardStats.Keep();
+                        if (scanned.Length > 1) report.SplitDocuments++;
+                    }
                     else shardStats.Skip(r.SkipReason!);
                     if (r.Truncated) report.TruncatedSamples++;
+                    foreach (var reason in r.DroppedImages ?? []) report.DroppedImages[reason] = report.DroppedImages.GetValueOrDefault(reason) + 1;
                 }
                 samplesSeen += batch.Count;
                 batch.Clear();
@@ -75,10 +118,10 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
                     throw new InvalidDataException($"{_tokenizerTimeouts} captions timed out in the tokenizer: {_lastTimeout!.Message}");
                 progress?.Report(new PackProgress("scan", shardIndex, shards.Count, samplesSeen));
             }
-            foreach (var sample in WebDatasetReader.Read(shards[s], shardStats, options.MaxMemberBytes))
+            foreach (var record in Records(shards[s], shardIndex, shardStats))
             {
-                batch.Add(sample);
-                foreach (var m in sample.Members.Values) batchBytes += m.Length;
+                batch.Add(record);
+                batchBytes += record.Bytes;
                 if (batch.Count == ScanBatch || batchBytes >= ScanBatchBytes) Flush();
             }
             Flush();
@@ -87,6 +130,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             progress?.Report(new PackProgress("scan", s + 1, shards.Count, samplesSeen));
         }
         report.ScanSeconds = (DateTime.UtcNow - started).TotalSeconds;
+        report.Samples = items.Count;
+        spill?.Dispose(); // complete before it is read back (and no writer left open beside the readers' handles)
 
         // 2. Pack.
         var lengths = items.Select(i => i.Length).ToArray();
@@ -111,7 +156,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         };
         var headerBytes = header.ToJsonBytes();
         Directory.CreateDirectory(outputDir);
-        var handles = new SafeFileHandle?[shards.Count];
+        var handles = new SafeFileHandle?[files.Count];
         try
         {
             using var writer = new ShardedWebDatasetWriter(outputDir, "packed-{0:D5}.tar", options.PacksPerShard,
@@ -120,7 +165,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             {
                 int count = Math.Min(WriteBatch, order.Length - start);
                 var payloads = new (Dictionary<string, ReadOnlyMemory<byte>> Members, int Images, int Reencoded, long Saved)[count];
-                Parallel.For(0, count, parallel, i => payloads[i] = BuildPack(packing.ItemsOf(order[start + i]), items, shards, handles));
+                Parallel.For(0, count, parallel, i => payloads[i] = BuildPack(packing.ItemsOf(order[start + i]), items, files, handles));
                 for (int i = 0; i < count; i++)
                 {
                     writer.Write($"{start + i:D9}", payloads[i].Members);
@@ -164,15 +209,65 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             Kind = StageKinds.Packed, Inputs = [.. options.Inputs],
             Tokenizer = TokenizerFacts.Of(tokenizer),
             Visual = new VisualFacts { TokensPerImage = options.VisualTokens, ImageSize = options.Reencode ? options.ImageSize : null },
-            PromptFormat = PromptFormats.Caption, ContextLength = options.Capacity,
+            PromptFormat = options.Format == PackFormat.Interleaved ? PromptFormats.Interleaved : PromptFormats.Caption, ContextLength = options.Capacity,
             Files = files, Shards = [.. report.OutputShards],
             Details = new System.Text.Json.Nodes.JsonObject
             {
+                ["format"] = options.Format.ToString().ToLowerInvariant(),
                 ["packing"] = options.PerShard ? "ffd-per-shard" : "ffd-global", ["seed"] = options.Seed,
                 ["input_samples"] = report.Stats.Input, ["kept"] = report.Stats.Kept, ["skipped"] = report.Stats.SkippedTotal,
                 ["packs"] = report.Packs, ["fill_ratio"] = report.FillRatio,
             },
         }.Write(outputDir);
+    }
+
+    /// <summary>The records of one input, each with the work of scanning it (run in parallel, results kept in order).</summary>
+    private IEnumerable<PendingScan> Records(string path, int shard, SkipStats stats)
+    {
+        if (options.Format == PackFormat.Interleaved)
+        {
+            foreach (var doc in InterleavedDocumentReader.Read(path, stats, options.MaxMemberBytes))
+                yield return new PendingScan(doc.Bytes, () => ScanDocument(doc, shard));
+            yield break;
+        }
+        foreach (var sample in WebDatasetReader.Read(path, stats, options.MaxMemberBytes))
+            yield return new PendingScan(sample.Members.Values.Sum(m => (long)m.Length), () => Scan(sample, shard));
+    }
+
+    private Scanned ScanDocument(RawInterleavedDocument raw, int shard)
+    {
+        if (Volatile.Read(ref _tokenizerTimeouts) >= MaxTokenizerTimeouts) return new(null, TokenizerTimeout, false);
+        ScannedDocument doc;
+        try { doc = _documents.Scan(raw); }
+        catch (PreTokenizerTimeoutException e)
+        {
+            _lastTimeout = e;
+            Interlocked.Increment(ref _tokenizerTimeouts);
+            return new(null, TokenizerTimeout, false);
+        }
+        if (doc.Samples is not { } samples) return new(null, doc.SkipReason, false, null, doc.DroppedImages);
+        var items = samples.Select(s => new Item(shard, s.Uid, s.Ids, s.Length,
+            [.. s.Images.Select(i => new ImageRef(-1, -1, i.Bytes.Length, i.Extension, i.ReencodeCandidate))])).ToArray();
+        return new(items, null, doc.Truncated, [.. samples.SelectMany(s => s.Images)], doc.DroppedImages);
+    }
+
+    /// <summary>Appends the scanned images (in item order) to the spill file and points the items at them.</summary>
+    private static IEnumerable<Item> Spill(Item[] items, IReadOnlyList<ScannedImage> pending, FileStream spill, int spillIndex)
+    {
+        int next = 0;
+        var placed = new Item[items.Length];
+        for (int k = 0; k < items.Length; k++)
+        {
+            var refs = new ImageRef[items[k].Images.Length];
+            for (int i = 0; i < refs.Length; i++)
+            {
+                var bytes = pending[next++].Bytes;
+                refs[i] = items[k].Images[i] with { File = spillIndex, Offset = spill.Position };
+                spill.Write(bytes);
+            }
+            placed[k] = items[k] with { Images = refs };
+        }
+        return placed;
     }
 
     private Scanned Scan(WebDatasetSample sample, int shard)
@@ -202,7 +297,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             truncated = true;
         }
         bool candidate = options.Reencode && Math.Min(width, height) > options.ImageSize;
-        return new(new Item(shard, parsed.Uid, ids, length, parsed.ImageExtension, parsed.ImageOffset, parsed.Image.Length, candidate), null, truncated);
+        return new([new Item(shard, parsed.Uid, ids, length, [new ImageRef(shard, parsed.ImageOffset, parsed.Image.Length, parsed.ImageExtension, candidate)])], null, truncated);
     }
 
     private BinPacking PackPerShard(List<Item> items, int[] lengths)
@@ -220,7 +315,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         return BinPacking.Concat(options.Capacity, parts, maps);
     }
 
-    private (Dictionary<string, ReadOnlyMemory<byte>>, int, int, long) BuildPack(ReadOnlySpan<int> members, List<Item> items, IReadOnlyList<string> shards, SafeFileHandle?[] handles)
+    private (Dictionary<string, ReadOnlyMemory<byte>>, int, int, long) BuildPack(ReadOnlySpan<int> members, List<Item> items, IReadOnlyList<string> files, SafeFileHandle?[] handles)
     {
         var ids = new List<int>();
         var sampleLengths = new int[members.Length];
@@ -234,22 +329,25 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             ids.AddRange(item.Ids);
             sampleLengths[k] = item.Length;
             uids[k] = item.Uid;
-            var bytes = ReadImage(item, shards, handles);
-            var ext = item.ImageExtension;
-            if (item.ReencodeCandidate && ImageDecoder.TryDecodeRgbx(bytes, options.ImageLimits, out DecodedImage? img, out _))
+            foreach (var image in item.Images)
             {
-                RgbImage resized;
-                using (img) resized = ImageEncoder.ResizeShortSide(img, options.ImageSize);
-                var smaller = ImageEncoder.EncodeJpeg(resized, options.JpegQuality);
-                if (smaller.Length < bytes.Length)
+                var bytes = ReadImage(image, files, handles);
+                var ext = image.Extension;
+                if (image.ReencodeCandidate && ImageDecoder.TryDecodeRgbx(bytes, options.ImageLimits, out DecodedImage? img, out _))
                 {
-                    saved += bytes.Length - smaller.Length;
-                    bytes = smaller;
-                    ext = "jpg";
-                    reencoded++;
+                    RgbImage resized;
+                    using (img) resized = ImageEncoder.ResizeShortSide(img, options.ImageSize);
+                    var smaller = ImageEncoder.EncodeJpeg(resized, options.JpegQuality);
+                    if (smaller.Length < bytes.Length)
+                    {
+                        saved += bytes.Length - smaller.Length;
+                        bytes = smaller;
+                        ext = "jpg";
+                        reencoded++;
+                    }
                 }
+                images.Add((ext, bytes));
             }
-            images.Add((ext, bytes));
         }
         var sequence = new PackedSequence { Ids = [.. ids], SampleLengths = sampleLengths, Uids = uids, ImageCount = images.Count };
         var dict = new Dictionary<string, ReadOnlyMemory<byte>> { ["json"] = sequence.ToJsonBytes() };
@@ -257,20 +355,20 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         return (dict, images.Count, reencoded, saved);
     }
 
-    private static byte[] ReadImage(Item item, IReadOnlyList<string> shards, SafeFileHandle?[] handles)
+    private static byte[] ReadImage(ImageRef item, IReadOnlyList<string> shards, SafeFileHandle?[] handles)
     {
-        var handle = handles[item.Shard];
+        var handle = handles[item.File];
         if (handle is null)
         {
             lock (handles)
-                handle = handles[item.Shard] ??= File.OpenHandle(shards[item.Shard], FileMode.Open, FileAccess.Read, FileShare.Read);
+                handle = handles[item.File] ??= File.OpenHandle(shards[item.File], FileMode.Open, FileAccess.Read, FileShare.Read);
         }
-        var bytes = new byte[item.ImageLength];
+        var bytes = new byte[item.Length];
         int read = 0;
         while (read < bytes.Length)
         {
-            int n = RandomAccess.Read(handle, bytes.AsSpan(read), item.ImageOffset + read);
-            if (n == 0) throw new IOException($"{shards[item.Shard]} changed while packing (image at {item.ImageOffset} is gone)");
+            int n = RandomAccess.Read(handle, bytes.AsSpan(read), item.Offset + read);
+            if (n == 0) throw new IOException($"{shards[item.File]} changed while packing (image at {item.Offset} is gone)");
             read += n;
         }
         return bytes;

@@ -13,6 +13,12 @@ public sealed class PackReport
     public SkipStats Stats { get; } = new();
     public int InputShards { get; init; }
     public long TruncatedSamples { get; set; }
+    /// <summary>Samples packed: one per kept caption pair, one or more per kept interleaved document.</summary>
+    public long Samples { get; set; }
+    /// <summary>Interleaved documents longer than the capacity, cut into several samples at chunk boundaries.</summary>
+    public long SplitDocuments { get; set; }
+    /// <summary>Images dropped from kept or skipped interleaved documents, by reason (the documents are counted in <see cref="Stats"/>).</summary>
+    public SortedDictionary<string, long> DroppedImages { get; } = new(StringComparer.Ordinal);
     public long Packs { get; set; }
     public long PackedTokens { get; set; }
     public double FillRatio { get; set; }
@@ -34,6 +40,12 @@ public sealed class PackReport
     public JsonObject ToJson()
     {
         var json = Stats.ToJson();
+        json["format"] = Options.Format.ToString().ToLowerInvariant();
+        json["samples"] = Samples;
+        json["split_documents"] = SplitDocuments;
+        var dropped = new JsonObject();
+        foreach (var (k, v) in DroppedImages) dropped[k] = v;
+        json["dropped_images"] = dropped;
         json["packs"] = Packs;
         json["packed_tokens"] = PackedTokens;
         json["capacity"] = Options.Capacity;

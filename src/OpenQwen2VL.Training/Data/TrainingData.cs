@@ -22,6 +22,8 @@ public enum TrainingDataKind
     Sft,
     /// <summary>A learnable synthetic packed stream (<see cref="SyntheticCaptionBatches"/>) for smoke runs.</summary>
     Synthetic,
+    /// <summary>Several of the above mixed by weight (<see cref="MixtureSpec"/>, <see cref="MixtureBatchStream"/>).</summary>
+    Mixture,
 }
 
 /// <summary>
@@ -38,6 +40,8 @@ public sealed record TrainingData
     public string? SftJson { get; init; }
     public string? SftImageRoot { get; init; }
     public int SyntheticSequences { get; init; }
+    /// <summary>The sources of a <see cref="TrainingDataKind.Mixture"/>, with their normalised weights.</summary>
+    public IReadOnlyList<(string Name, double Weight, TrainingData Data)> Parts { get; init; } = [];
     /// <summary>The tokenizer the data's ids were made with (packed data).</summary>
     public TokenizerFacts? Tokenizer { get; init; }
     /// <summary>That tokenizer's file, when the data folder carries it.</summary>
@@ -56,12 +60,14 @@ public sealed record TrainingData
     /// Accepts a folder written by an earlier stage (<c>oqvl pack</c>: packed sequences; <c>oqvl curate</c>: caption
     /// shards; <c>oqvl synth</c>: its caption shards in pre-training, its SFT conversations in SFT), a folder of packed
     /// shards with header.json, or the explicit specs <c>shards:SPEC</c> (packed shards), <c>captions:SPEC</c>,
-    /// <c>sft:JSON,IMAGE_ROOT</c> and <c>synthetic:N</c>. Problems are one-line <see cref="StageContractException"/>s.
+    /// <c>sft:JSON,IMAGE_ROOT</c> and <c>synthetic:N</c>; or a weighted mixture of those,
+    /// <c>NAME=SOURCE:WEIGHT,...</c> (<see cref="MixtureSpec"/>). Problems are one-line <see cref="StageContractException"/>s.
     /// </summary>
     public static TrainingData Resolve(string spec, Stage stage)
     {
         if (string.IsNullOrWhiteSpace(spec)) throw new StageContractException("--data: nothing given");
         if (Directory.Exists(spec)) return FromFolder(spec, stage);
+        if (MixtureSpec.IsMixture(spec)) return FromMixture(spec, stage);
         int colon = spec.IndexOf(':');
         string scheme = colon < 0 ? "" : spec[..colon], arg = colon < 0 ? "" : spec[(colon + 1)..];
         return scheme switch
@@ -76,6 +82,34 @@ public sealed record TrainingData
             "sft" => FromSftSpec(arg),
             _ => throw new StageContractException(
                 $"--data {spec}: not found (give a folder written by oqvl pack, curate or synth, or shards:SPEC, captions:SPEC, sft:JSON,IMAGE_ROOT, synthetic:N)"),
+        };
+    }
+
+    /// <summary>
+    /// A mixture: each part resolved alone; what the stage checks against the model (tokenizer, visual tokens per image)
+    /// must agree between the parts, the longest context and the smallest image size stand for all.
+    /// </summary>
+    static TrainingData FromMixture(string spec, Stage stage)
+    {
+        var parts = MixtureSpec.Parse(spec).Select(p => (p.Name, p.Weight, Data: Resolve(p.Source, stage))).ToList();
+        if (parts.FirstOrDefault(p => p.Data.Kind == TrainingDataKind.Mixture) is { Data: not null } nested)
+            throw new StageContractException($"--data {spec}: '{nested.Name}' is itself a mixture");
+        void Agree(string what, Func<TrainingData, string?> key, Func<TrainingData, string> show)
+        {
+            var given = parts.Where(p => key(p.Data) is not null).ToList();
+            if (given.FirstOrDefault(p => key(p.Data) != key(given[0].Data)) is { Data: not null } other)
+                throw new StageContractException($"--data {spec}: '{given[0].Name}' has {what} {show(given[0].Data)} but '{other.Name}' has {show(other.Data)}: pack the parts alike");
+        }
+        Agree("tokenizer", d => d.Tokenizer is { Fingerprint.Length: > 0 } t ? t.Fingerprint : null, d => d.Tokenizer!.Describe());
+        Agree("visual tokens per image", d => d.VisualTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture), d => $"{d.VisualTokens}");
+        return new TrainingData
+        {
+            Kind = TrainingDataKind.Mixture, Description = $"mixture {spec}", Parts = parts,
+            Tokenizer = parts.Select(p => p.Data.Tokenizer).FirstOrDefault(t => t is { Fingerprint.Length: > 0 }),
+            VisualTokens = parts.Select(p => p.Data.VisualTokens).FirstOrDefault(v => v is not null),
+            TokenizerPath = parts.Select(p => p.Data.TokenizerPath).FirstOrDefault(t => t is not null),
+            ImageSize = parts.Select(p => p.Data.ImageSize).Where(s => s is not null).DefaultIfEmpty().Min(),
+            ContextLength = parts.Select(p => p.Data.ContextLength).Where(c => c is not null).DefaultIfEmpty().Max(),
         };
     }
 
@@ -158,7 +192,9 @@ public sealed record TrainingData
     }
 
     /// <summary>The batches of this rank, tokenized (where the data is text) and preprocessed for the model.</summary>
-    public IBatchSource Open(TrainingDataOpenOptions o)
+    public IBatchSource Open(TrainingDataOpenOptions o) => new BatchStreamSource(OpenStream(o));
+
+    IBatchStream OpenStream(TrainingDataOpenOptions o)
     {
         if (o.PackSft && Kind != TrainingDataKind.Sft)
             throw new StageContractException($"sft_packing true: packs SFT conversations, but --data {Description} is {Kind.ToString().ToLowerInvariant()} data");
@@ -174,9 +210,10 @@ public sealed record TrainingData
             TrainingDataKind.Captions => new LoaderBatchStream(Shards,
                 new CaptionShardSource(new CaptionSampleBuilder(o.Tokenizer, o.VisualTokensPerImage), o.SequenceLength - o.VisualTokensPerImage + 1), o.Preprocessor, loader),
             TrainingDataKind.Sft => new LoaderBatchStream([SftJson!], SftSource(o), o.Preprocessor, loader),
+            TrainingDataKind.Mixture => new MixtureBatchStream([.. Parts.Select(p => (p.Name, p.Weight, p.Data.OpenStream(o)))]),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
         };
-        return new BatchStreamSource(stream);
+        return stream;
     }
 
     /// <summary>The conversations, packed into sequences of the stage's length when asked (each its own segment).</summary>

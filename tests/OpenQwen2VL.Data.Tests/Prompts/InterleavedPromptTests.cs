@@ -67,13 +67,45 @@ public class InterleavedPromptTests
 
     [Theory]
     [InlineData("{\"texts\":[null,\"a\"],\"image_info\":[]}", "image_slot_mismatch")]
-    [InlineData("{\"texts\":[null,\"a\"],\"image_info\":[{\"url\":\"http://x\"}]}", "image_not_embedded")]
-    [InlineData("{\"texts\":[null,\"a\"],\"image_info\":[{\"image_base64\":\"@@@\"}]}", "bad_image_base64")]
     [InlineData("{\"texts\":[\"a\"],\"image_info\":[{\"image_base64\":\"AQID\",\"matched_text_index\":3}]}", "bad_matched_text_index")]
+    [InlineData("{\"texts\":[\"a\"],\"image_info\":[{\"image_base64\":\"AQID\",\"matched_text_index\":1e40}]}", "bad_matched_text_index")]
     [InlineData("{\"image_info\":[]}", "no_texts")]
+    [InlineData("{\"texts\":[null,\"  \",\"\"],\"image_info\":[{\"image_base64\":\"AQID\"}]}", "no_text")]
+    [InlineData("[1]", "not_an_object")]
     public void BadDocumentsGiveAReason(string json, string expectedReason)
     {
         Assert.Null(InterleavedDocument.Parse(JsonDocument.Parse(json).RootElement, out string? reason));
         Assert.Equal(expectedReason, reason);
+    }
+
+    [Theory]
+    [InlineData("{\"url\":\"http://x\"}", "image_not_embedded")]
+    [InlineData("{\"image_base64\":\"@@@\"}", "bad_image_base64")]
+    [InlineData("{\"image_name\":\"absent.jpg\"}", "missing_image_member")]
+    public void AnImageThatCannotBeHadStaysAsAMissingSlotAndTheTextIsKept(string imageInfo, string expectedReason)
+    {
+        var json = $"{{\"texts\":[null,\"a\",null,\"b\"],\"image_info\":[{imageInfo},{{\"image_base64\":\"AQID\"}}]}}";
+        var doc = InterleavedDocument.Parse(JsonDocument.Parse(json).RootElement, _ => null, out string? reason);
+        Assert.True(doc is not null, reason);
+        var missing = Assert.IsType<InterleavedItem.MissingImage>(doc!.Items[0]);
+        Assert.Equal(expectedReason, missing.Reason);
+        Assert.Equal(1, doc.ImageCount);
+        var kept = doc.WithoutMissingImages();
+        Assert.Equal(["a", "b"], kept.Items.OfType<InterleavedItem.Text>().Select(t => t.Value));
+        Assert.Equal(new byte[] { 1, 2, 3 }, Assert.IsType<InterleavedItem.Image>(kept.Items[1]).Bytes);
+    }
+
+    [Fact]
+    public void ChunksAfterBosAreTheWholeSequenceAndEachHoldsItsImages()
+    {
+        var builder = new InterleavedPromptBuilder(PromptTestTokenizer.Instance);
+        var doc = Parse(s_obelics);
+        var (sample, images) = builder.Build(doc);
+        var chunks = builder.Chunks(doc);
+        int[] joined = [builder.BosId, .. chunks.SelectMany(c => c.Ids)];
+        Assert.Equal(sample.InputIds, joined);
+        Assert.Equal<byte[]>(images, [.. chunks.SelectMany(c => c.Images)]);
+        Assert.All(chunks, c => Assert.Equal(c.Images.Count, c.Ids.Count(id => id == MultimodalTokens.ImageMarker)));
+        Assert.Equal(3, chunks.Count); // image+text, text, image+text
     }
 }
