@@ -19,7 +19,7 @@ namespace OpenQwen2VL.Tests.Integration;
 /// </summary>
 [Trait("Category", "Parity")]
 [Collection(TorchGlobalState.Name)]
-public sealed class ServeCommandTests(ServeCommandTests.Server server) : IClassFixture<ServeCommandTests.Server>
+public sealed partial class ServeCommandTests(ServeCommandTests.Server server) : IClassFixture<ServeCommandTests.Server>
 {
     private const string Key = "test-key";
     private const int MaxTokens = 6;
