@@ -19,7 +19,7 @@ namespace OpenQwen2VL.Tests.Integration;
 /// </summary>
 [Trait("Category", "Parity")]
 [Collection(TorchGlobalState.Name)]
-public sealed class ServeCommandTests(ServeCommandTests.Server server) : IClassFixture<ServeCommandTests.Server>
+public sealed partial class ServeCommandTests(ServeCommandTests.Server server) : IClassFixture<ServeCommandTests.Server>
 {
     private const string Key = "test-key";
     private const int MaxTokens = 6;
@@ -198,6 +198,39 @@ public sealed class ServeCommandTests(ServeCommandTests.Server server) : IClassF
             Assert.Equal(HttpStatusCode.OK, together[i].Status);
             Assert.Equal(solo[i], (string?)JsonNode.Parse(together[i].Body)!["choices"]![0]!["message"]!["content"]);
         }
+    }
+
+    [Fact]
+    public async Task AClientThatGoesAwayFreesItsSlot()
+    {
+        // A streamed request for thousands of tokens; the client reads until decoding has started, then closes the connection.
+        const int asked = 3000;
+        using var handler = new SocketsHttpHandler { MaxResponseDrainSize = 0, ResponseDrainTimeout = TimeSpan.Zero }; // close, don't drain
+        using var client = new HttpClient(handler) { BaseAddress = server.Client.BaseAddress, Timeout = TimeSpan.FromMinutes(5) };
+        client.DefaultRequestHeaders.Authorization = server.Client.DefaultRequestHeaders.Authorization;
+        var body = Body("Tell a long story.", [], stream: true, maxTokens: asked).ToJsonString();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = new StringContent(body, Encoding.UTF8, "application/json") })
+        using (var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            int events = 0;
+            while (events < 3 && await reader.ReadLineAsync() is { } line) if (line.StartsWith("data: ", StringComparison.Ordinal)) events++;
+            Assert.Equal(3, events);
+        }
+        // The worker frees the slot at its next step: decoding and admitted fall to 0 long before the tokens asked for.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        JsonNode health;
+        do
+        {
+            await Task.Delay(20);
+            health = JsonNode.Parse(await server.Client.GetStringAsync("/health"))!;
+        } while (((int)health["decoding"]! > 0 || (int)health["admitted"]! > 0) && clock.Elapsed < TimeSpan.FromSeconds(60));
+        Assert.Equal(0, (int)health["decoding"]!);
+        Assert.Equal(0, (int)health["admitted"]!);
+        var gone = server.Log.ToString().Split('\n').Single(l => l.Contains("client gone", StringComparison.Ordinal));
+        int outTokens = int.Parse(gone.Split(" tokens in, ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        Assert.InRange(outTokens, 1, asked / 2);
     }
 
     public static TheoryData<string, string, int, string> BadRequests()

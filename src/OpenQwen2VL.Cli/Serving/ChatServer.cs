@@ -50,7 +50,7 @@ public sealed class ChatServer : IAsyncDisposable
         builder.WebHost.UseUrls($"http://{settings.Host}:{settings.Port}");
         app = builder.Build();
         app.Use(Authorize);
-        app.MapGet("/health", () => Results.Json(new { status = "ok", queued = worker.Admitted }));
+        app.MapGet("/health", () => Results.Json(new { status = "ok", admitted = worker.Admitted, decoding = worker.Decoding }));
         app.MapGet("/v1/models", () => Results.Json(new
         {
             @object = "list",

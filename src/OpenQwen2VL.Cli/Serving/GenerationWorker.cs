@@ -6,11 +6,11 @@ using static TorchSharp.torch;
 namespace OpenQwen2VL.Cli.Serving;
 
 /// <summary>
-/// The one thread that touches libtorch (TorchSharp is not thread-safe for one model). It takes the requests queued
-/// when a batch starts, up to <c>maxBatch</c> of one decoding setup (<see cref="PendingCompletion.BatchKey"/>), and
-/// decodes them together with the batched generation; each row streams its tokens and ends on its own. Requests that
-/// arrive meanwhile wait for the next batch (they do not join a running one). At most <c>maxBatch + maxQueue</c>
-/// requests are admitted at once; beyond that <see cref="TryEnqueue"/> refuses.
+/// The one thread that touches libtorch (TorchSharp is not thread-safe for one model), running continuous batching on a
+/// <see cref="DecodingSession"/> of <c>maxBatch</c> slots: at every step boundary queued requests join the running
+/// batch while slots are free (each prefilled alone), requests whose client went away leave, and one step decodes a
+/// token for every running request; a request leaves as soon as it finishes. At most <c>maxBatch + maxQueue</c> requests
+/// are admitted at once; beyond that <see cref="TryEnqueue"/> refuses (the caller answers 429).
 /// </summary>
 public sealed class GenerationWorker : IDisposable
 {
@@ -18,7 +18,7 @@ public sealed class GenerationWorker : IDisposable
     private readonly int maxBatch, capacity;
     private readonly BlockingCollection<PendingCompletion> queue = new();
     private readonly Thread thread;
-    private int admitted;
+    private int admitted, decoding;
 
     public GenerationWorker(LoadedVlm model, int maxBatch, int maxQueue)
     {
@@ -32,7 +32,10 @@ public sealed class GenerationWorker : IDisposable
     /// <summary>Requests admitted and not yet finished (queued or decoding).</summary>
     public int Admitted => Volatile.Read(ref admitted);
 
-    /// <summary>Queues a request, or returns false when the queue is full (the caller answers 429).</summary>
+    /// <summary>Requests holding a decoding slot.</summary>
+    public int Decoding => Volatile.Read(ref decoding);
+
+    /// <summary>Queues a request, or returns false when the queue is full or the worker is stopping.</summary>
     public bool TryEnqueue(PendingCompletion request)
     {
         if (Interlocked.Increment(ref admitted) > capacity)
@@ -51,53 +54,69 @@ public sealed class GenerationWorker : IDisposable
 
     private void Loop()
     {
-        var waiting = new List<PendingCompletion>();
+        using var session = new DecodingSession(model.Model.Llm, maxBatch);
+        var bySlot = new PendingCompletion?[maxBatch];
         while (true)
         {
-            if (waiting.Count == 0)
+            // Step boundary. Idle: wait for work (or the end: stopped and drained). Busy: take what is queued, up to the free slots.
+            if (session.Active == 0)
             {
-                if (!queue.TryTake(out var first, Timeout.Infinite)) return; // stopped and drained
-                waiting.Add(first);
+                if (!queue.TryTake(out var first, Timeout.Infinite)) return;
+                Join(session, bySlot, first);
             }
-            while (queue.TryTake(out var more)) waiting.Add(more);
-            foreach (var gone in waiting.Where(w => w.Cancelled).ToList()) Finish(gone, waiting);
-            if (waiting.Count == 0) continue;
-            string key = waiting[0].BatchKey;
-            var batch = waiting.Where(w => w.BatchKey == key).Take(maxBatch).ToList();
-            waiting.RemoveAll(batch.Contains);
-            Decode(batch);
-            foreach (var done in batch) Interlocked.Decrement(ref admitted);
+            while (session.HasFreeSlot && queue.TryTake(out var next)) Join(session, bySlot, next);
+            for (int s = 0; s < bySlot.Length; s++)
+                if (bySlot[s] is { Cancelled: true } gone) Leave(session, bySlot, s, gone); // the client went away: free its slot now
+            Volatile.Write(ref decoding, session.Active);
+            if (session.Active == 0) continue;
+
+            IReadOnlyList<DecodedToken> tokens;
+            try { tokens = session.Step(); }
+            catch (Exception e)
+            {
+                for (int s = 0; s < bySlot.Length; s++)
+                    if (bySlot[s] is { } failed) Leave(session, bySlot, s, failed, e);
+                continue;
+            }
+            foreach (var token in tokens)
+            {
+                var request = bySlot[token.Slot]!;
+                request.Publish(token.Id);
+                if (token.Finished) Leave(session, bySlot, token.Slot, request); // the session freed the slot already
+            }
         }
     }
 
-    private void Finish(PendingCompletion request, List<PendingCompletion> waiting)
+    /// <summary>Prefills a request into a free slot; a request already cancelled, or one that fails, is finished instead.</summary>
+    private void Join(DecodingSession session, PendingCompletion?[] bySlot, PendingCompletion request)
     {
-        waiting.Remove(request);
-        request.Complete();
-        Interlocked.Decrement(ref admitted);
-    }
-
-    private void Decode(List<PendingCompletion> batch)
-    {
+        if (request.Cancelled)
+        {
+            Finish(request);
+            return;
+        }
         try
         {
             using var scope = NewDisposeScope();
-            var prompts = batch.Select(r => new GenerationPrompt(r.PromptIds, Pixels(r.Images), r.Stop)).ToArray();
-            var options = batch[0].Options with { MaxNewTokens = batch.Max(r => r.MaxTokens) };
-            var counts = new int[batch.Count];
-            model.Model.Generate(prompts, options, (row, id) =>
-            {
-                var request = batch[row];
-                request.Publish(id);
-                // Each row keeps to its own max_tokens; a client gone frees its row now.
-                return ++counts[row] < request.MaxTokens && !request.Cancelled;
-            });
-            foreach (var request in batch) request.Complete();
+            var embeds = model.Model.PromptEmbeds(new GenerationPrompt(request.PromptIds, Pixels(request.Images)));
+            var textIds = request.PromptIds.Where(t => t >= 0).ToArray();
+            int slot = session.Add(embeds, request.Options with { MaxNewTokens = request.MaxTokens }, request.Stop, textIds);
+            bySlot[slot] = request;
         }
-        catch (Exception e)
-        {
-            foreach (var request in batch) request.Complete(e);
-        }
+        catch (Exception e) { Finish(request, e); }
+    }
+
+    private void Leave(DecodingSession session, PendingCompletion?[] bySlot, int slot, PendingCompletion request, Exception? failure = null)
+    {
+        session.Release(slot);
+        bySlot[slot] = null;
+        Finish(request, failure);
+    }
+
+    private void Finish(PendingCompletion request, Exception? failure = null)
+    {
+        request.Complete(failure);
+        Interlocked.Decrement(ref admitted);
     }
 
     /// <summary>[N, 3, S, S] pixels in the vision tower's dtype and device (inside the caller's dispose scope), or null.</summary>
@@ -111,7 +130,7 @@ public sealed class GenerationWorker : IDisposable
         return tensor(data, [images.Count, 3, pre.Size, pre.Size]).to(weight.dtype, weight.device);
     }
 
-    /// <summary>Stops taking requests, lets the queued ones finish, and joins the thread.</summary>
+    /// <summary>Stops taking requests, lets the admitted ones finish, and joins the thread.</summary>
     public void Dispose()
     {
         queue.CompleteAdding();

@@ -5,8 +5,8 @@ namespace OpenQwen2VL.Cli.Serving;
 
 /// <summary>
 /// One admitted request between its HTTP handler and the generation worker: what to decode, and the channel the worker
-/// writes each new token id to (completed when the row ends, or with the failure). A client that goes away sets
-/// <see cref="Cancelled"/>, and the worker ends its row at the next step.
+/// writes each new token id to (completed when it ends, or with the failure). A client that goes away sets
+/// <see cref="Cancelled"/>, and the worker frees its slot at the next step boundary.
 /// </summary>
 public sealed class PendingCompletion
 {
@@ -18,11 +18,6 @@ public sealed class PendingCompletion
     public required int MaxTokens { get; init; }
     public required GenerationOptions Options { get; init; }
     public required StopCriteria Stop { get; init; }
-
-    /// <summary>Requests of equal keys can share a batch (one set of decoding options); a seeded request runs alone so its draws repeat.</summary>
-    public string BatchKey => Options.Sample
-        ? Options.Seed is null ? $"sample {Options.Temperature} {Options.TopP}" : $"seeded {GetHashCode()}"
-        : "greedy";
 
     public ChannelReader<long> Tokens => tokens.Reader;
     public bool Cancelled => cancelled;

@@ -9,7 +9,7 @@ namespace OpenQwen2VL.Model.Qwen2;
 /// the first write, in the dtype and on the device of the keys (the model decides where it runs); the cache owns them
 /// (detached from dispose scopes) and frees them on <see cref="Dispose"/>.
 /// </summary>
-public sealed class KvCache : IDisposable
+public sealed class KvCache : IKeyValueCache, IDisposable
 {
     private readonly Tensor?[] keys;
     private readonly Tensor?[] values;

@@ -38,7 +38,7 @@ public sealed class Qwen2Attention : nn.Module
     /// <param name="layerIndex">slot of this layer in <paramref name="cache"/></param>
     /// <param name="attentionMask">bool [B, 1, L, K] (true: may attend) over the K = cached + new keys, for batches with
     /// padding; null: plain causal attention over every key</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex, Tensor? attentionMask = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];

@@ -20,7 +20,7 @@ public sealed class Qwen2DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, KvCache? cache, int layerIndex, Tensor? attentionMask = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null)
     {
         using var scope = NewDisposeScope();
         // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).

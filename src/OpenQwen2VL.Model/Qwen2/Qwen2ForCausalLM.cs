@@ -47,7 +47,7 @@ public sealed class Qwen2ForCausalLM : nn.Module<Tensor, Tensor>
     /// Logits [B, L, V] from input embeddings [B, L, D] with per-row positions [B, L] and an optional bool attention
     /// mask [B, 1, L, cached + L] (ragged batches in generation); the cache, when given, is extended.
     /// </summary>
-    public Tensor Logits(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, KvCache? cache)
+    public Tensor Logits(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, IKeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
         var hidden = model.Forward(inputsEmbeds, positions, attentionMask, cache);

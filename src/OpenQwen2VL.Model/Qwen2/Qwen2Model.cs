@@ -121,7 +121,7 @@ public sealed class Qwen2Model : nn.Module
     /// <param name="positions">int64 [B, L] rotary position of every input (a row's real tokens count from 0)</param>
     /// <param name="attentionMask">bool [B, 1, L, cached + L] (true: may attend), or null for plain causal attention</param>
     /// <param name="cache">key/value cache to read and extend, or null</param>
-    public Tensor Forward(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, KvCache? cache)
+    public Tensor Forward(Tensor inputsEmbeds, Tensor positions, Tensor? attentionMask, IKeyValueCache? cache)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = Qwen2RotaryEmbedding.CosSin(positions, Config.HeadDim, Config.RopeTheta);

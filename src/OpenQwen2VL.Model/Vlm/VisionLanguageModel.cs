@@ -163,6 +163,23 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         Generate([new GenerationPrompt(promptIds, pixels, new StopCriteria(stopTokens ?? []))], GenerationOptions.Greedy(maxNewTokens, useCache))[0];
 
     /// <summary>
+    /// The input embeddings [1, L, D] of one prompt (ids with image markers) with its images' features spliced in, L =
+    /// <see cref="SplicedLength"/>: what a <see cref="DecodingSession"/> prefills.
+    /// </summary>
+    public Tensor PromptEmbeds(GenerationPrompt prompt)
+    {
+        if (prompt.Ids.Length == 0) throw new ArgumentException("the prompt has no tokens", nameof(prompt));
+        long markers = prompt.Ids.LongCount(t => t == VlmBatch.ImageMarker);
+        long given = prompt.Pixels?.shape[0] ?? 0;
+        if (markers != given) throw new ArgumentException($"the prompt has {markers} image markers but {given} images", nameof(prompt));
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var ids = tensor(prompt.Ids, [1, prompt.Ids.Length]);
+        using var batch = new VlmBatch { InputIds = ids, Labels = ids.alias(), PixelValues = given > 0 ? prompt.Pixels!.alias() : null };
+        return Embed(batch).Embeds.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// Continues a batch of prompts of any lengths and image counts at once (see <see cref="BatchGeneration"/>): all
     /// images go through the vision tower together, the spliced rows are left-padded, each row stops on its own.
     /// Each row gets the tokens it gets alone.
