@@ -16,6 +16,9 @@ public interface IPairScorer : IDisposable
 
     ImagePreprocessor Preprocessor { get; }
 
-    /// <summary>Scores <paramref name="pairs"/>; <paramref name="pixels"/> holds exactly their images, [n, 3, S, S] floats.</summary>
+    /// <summary>
+    /// Scores <paramref name="pairs"/>; the first n images of <paramref name="pixels"/> ([capacity, 3, S, S] floats, the
+    /// job's one reused batch buffer) are theirs.
+    /// </summary>
     ScoredBatch Score(IReadOnlyList<ScoringPair> pairs, float[] pixels);
 }

@@ -67,7 +67,8 @@ public sealed class MlmFilterPairScorer : IPairScorer
         var raw = new string?[_metrics.Count][];
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var images = tensor(pixels, [pairs.Count, 3, Preprocessor.Size, Preprocessor.Size]).to(_pixelType, _device);
+        int s = Preprocessor.Size;
+        var images = tensor(pixels, [pixels.Length / Preprocessor.OutputLength, 3, s, s]).narrow(0, 0, pairs.Count).to(_pixelType, _device);
         for (int m = 0; m < _metrics.Count; m++)
         {
             values[m] = new double?[pairs.Count];

@@ -36,6 +36,7 @@ public static class ScoreJob
         var clock = Stopwatch.StartNew();
         var rankStats = new SkipStats();
         int scored = 0, reused = 0;
+        float[]? buffer = null;   // one batch of pixels for the whole job: memory does not grow with the shards
         long pairs = 0;
         for (int k = 0; k < mine.Count; k++)
         {
@@ -48,7 +49,8 @@ public static class ScoreJob
             }
             else
             {
-                var shardStats = ScoreShard(scorer, o, o.Shards[i], parquet, stats, n => progress?.Report(new ScoreProgress(k, mine.Count, pairs + n, names[i])));
+                var shardStats = ScoreShard(scorer, o, buffer ??= new float[o.BatchSize * scorer.Preprocessor.OutputLength], o.Shards[i], parquet, stats,
+                    n => progress?.Report(new ScoreProgress(k, mine.Count, pairs + n, names[i])));
                 pairs += shardStats.Kept;
                 rankStats.Add(shardStats);
                 scored++;
@@ -59,18 +61,16 @@ public static class ScoreJob
         return new ScoreJobResult(mine.Count, scored, reused, pairs, clock.Elapsed.TotalSeconds, rankStats, summary, histograms);
     }
 
-    private static SkipStats ScoreShard(IPairScorer scorer, ScoreJobOptions o, string shard, string parquetPath, string statsPath, Action<long> onBatch)
+    private static SkipStats ScoreShard(IPairScorer scorer, ScoreJobOptions o, float[] buffer, string shard, string parquetPath, string statsPath, Action<long> onBatch)
     {
         var stats = new SkipStats();
         var file = new ScoreFile(scorer.Columns);
         int pixelsPerImage = scorer.Preprocessor.OutputLength;
-        var buffer = new float[o.BatchSize * pixelsPerImage];
         var batch = new List<ScoringPair>(o.BatchSize);
         void Flush()
         {
             if (batch.Count == 0) return;
-            var pixels = batch.Count == o.BatchSize ? buffer : buffer.AsSpan(0, batch.Count * pixelsPerImage).ToArray();
-            file.Add(batch, scorer.Score(batch, pixels));
+            file.Add(batch, scorer.Score(batch, buffer));
             stats.Keep(batch.Count);
             batch.Clear();
             onBatch(stats.Kept);

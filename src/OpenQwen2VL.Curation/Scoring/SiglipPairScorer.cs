@@ -68,7 +68,8 @@ public sealed class SiglipPairScorer : IPairScorer
         }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var px = tensor(pixels, [n, 3, Preprocessor.Size, Preprocessor.Size]).to(_dtype, _device);
+        int s = Preprocessor.Size;
+        var px = tensor(pixels, [pixels.Length / Preprocessor.OutputLength, 3, s, s]).narrow(0, 0, n).to(_dtype, _device);
         var (cos, prob) = Similarities(px, tensor(ids, [n, length], device: _device));
         // One host read per batch: the job writes the scores.
         var cosHost = cos.to(float64).cpu().data<double>().ToArray();
