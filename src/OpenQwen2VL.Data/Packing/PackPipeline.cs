@@ -12,9 +12,11 @@ namespace OpenQwen2VL.Data.Packing;
 /// <c>oqvl pack</c>: img2dataset shards → packed multimodal shards (docs/packed-format.md).
 /// <list type="number">
 /// <item>Scan: stream every shard, validate and tokenise samples in parallel (results kept in input
-/// order, so the job is deterministic), remembering where each image lives in its shard.</item>
+/// order, so the job is deterministic), remembering where each image lives in its shard. An image to re-encode is
+/// shrunk and encoded here, from the one decode that validates it, and spilled to a temporary file in the output
+/// folder (memory stays bounded whatever the input size).</item>
 /// <item>Pack: First-Fit-Decreasing over all kept samples (or per shard), then a seeded shuffle of the packs.</item>
-/// <item>Write: build pack payloads in parallel (images read back by offset, re-encoded when smaller),
+/// <item>Write: build pack payloads in parallel (images read back by offset, from the spill file where re-encoded),
 /// write them in order into shards that are published atomically.</item>
 /// </list>
 /// </summary>
@@ -37,9 +39,15 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private int _tokenizerTimeouts;
     private PreTokenizerTimeoutException? _lastTimeout;
 
-    private sealed record Item(int Shard, string Uid, int[] Ids, int Length, string ImageExtension, long ImageOffset, int ImageLength, bool ReencodeCandidate);
+    /// <param name="ReencodedOffset">where its re-encoded JPEG lies in the spill file (-1: the original bytes are packed)</param>
+    private sealed record Item(int Shard, string Uid, int[] Ids, int Length, string ImageExtension, long ImageOffset, int ImageLength)
+    {
+        public long ReencodedOffset { get; set; } = -1;
+        public int ReencodedLength { get; set; }
+    }
 
-    private readonly record struct Scanned(Item? Item, string? SkipReason, bool Truncated);
+    /// <param name="Reencoded">the smaller JPEG of the image, until the scan spills it</param>
+    private readonly record struct Scanned(Item? Item, string? SkipReason, bool Truncated, byte[]? Reencoded = null);
 
     public PackReport Run(IReadOnlyList<string> shards, string outputDir, IProgress<PackProgress>? progress = null)
     {
@@ -50,6 +58,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
 
         // 1. Scan.
         var items = new List<Item>();
+        using var spill = new ReencodeSpill(outputDir);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) };
         long samplesSeen = 0;
         for (int s = 0; s < shards.Count; s++)
@@ -64,7 +73,13 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
                 Parallel.For(0, batch.Count, parallel, i => results[i] = Scan(batch[i], shardIndex));
                 foreach (var r in results)
                 {
-                    if (r.Item is { } item) { items.Add(item); shardStats.Keep(); }
+                    if (r.Item is { } item)
+                    {
+                        // In input order, so the spill file (and the job) is deterministic.
+                        if (r.Reencoded is { } jpeg) (item.ReencodedOffset, item.ReencodedLength) = (spill.Append(jpeg), jpeg.Length);
+                        items.Add(item);
+                        shardStats.Keep();
+                    }
                     else shardStats.Skip(r.SkipReason!);
                     if (r.Truncated) report.TruncatedSamples++;
                 }
@@ -120,7 +135,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             {
                 int count = Math.Min(WriteBatch, order.Length - start);
                 var payloads = new (Dictionary<string, ReadOnlyMemory<byte>> Members, int Images, int Reencoded, long Saved)[count];
-                Parallel.For(0, count, parallel, i => payloads[i] = BuildPack(packing.ItemsOf(order[start + i]), items, shards, handles));
+                Parallel.For(0, count, parallel, i => payloads[i] = BuildPack(packing.ItemsOf(order[start + i]), items, shards, handles, spill));
                 for (int i = 0; i < count; i++)
                 {
                     writer.Write($"{start + i:D9}", payloads[i].Members);
@@ -178,10 +193,18 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private Scanned Scan(WebDatasetSample sample, int shard)
     {
         if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) return new(null, reason, false);
-        // Validates the image and learns its size; the pixels (and their budget lease) are freed before tokenising.
-        int width, height;
+        // Validates the image and, where it is to be re-encoded, shrinks and encodes it from this one decode; the pixels
+        // (and their budget lease) are freed before tokenising. Kept only when smaller than the original.
         if (!ImageDecoder.TryDecodeRgbx(parsed!.Image, options.ImageLimits, out DecodedImage? image, out reason)) return new(null, reason, false);
-        using (image) (width, height) = (image.Width, image.Height);
+        byte[]? reencoded = null;
+        using (image)
+        {
+            if (options.Reencode && Math.Min(image.Width, image.Height) > options.ImageSize)
+            {
+                var smaller = ImageEncoder.EncodeJpegShortSide(image, options.ImageSize, options.JpegQuality);
+                if (smaller.Length < parsed.Image.Length) reencoded = smaller;
+            }
+        }
         if (Volatile.Read(ref _tokenizerTimeouts) >= MaxTokenizerTimeouts) return new(null, TokenizerTimeout, false);
         int[] ids;
         try { ids = _builder.Build(parsed.Caption); }
@@ -201,8 +224,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             length = _builder.EstimatedLength(ids);
             truncated = true;
         }
-        bool candidate = options.Reencode && Math.Min(width, height) > options.ImageSize;
-        return new(new Item(shard, parsed.Uid, ids, length, parsed.ImageExtension, parsed.ImageOffset, parsed.Image.Length, candidate), null, truncated);
+        return new(new Item(shard, parsed.Uid, ids, length, parsed.ImageExtension, parsed.ImageOffset, parsed.Image.Length), null, truncated, reencoded);
     }
 
     private BinPacking PackPerShard(List<Item> items, int[] lengths)
@@ -220,7 +242,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         return BinPacking.Concat(options.Capacity, parts, maps);
     }
 
-    private (Dictionary<string, ReadOnlyMemory<byte>>, int, int, long) BuildPack(ReadOnlySpan<int> members, List<Item> items, IReadOnlyList<string> shards, SafeFileHandle?[] handles)
+    private static (Dictionary<string, ReadOnlyMemory<byte>>, int, int, long) BuildPack(ReadOnlySpan<int> members, List<Item> items, IReadOnlyList<string> shards,
+        SafeFileHandle?[] handles, ReencodeSpill spill)
     {
         var ids = new List<int>();
         var sampleLengths = new int[members.Length];
@@ -234,22 +257,13 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             ids.AddRange(item.Ids);
             sampleLengths[k] = item.Length;
             uids[k] = item.Uid;
-            var bytes = ReadImage(item, shards, handles);
-            var ext = item.ImageExtension;
-            if (item.ReencodeCandidate && ImageDecoder.TryDecodeRgbx(bytes, options.ImageLimits, out DecodedImage? img, out _))
+            if (item.ReencodedOffset >= 0)
             {
-                RgbImage resized;
-                using (img) resized = ImageEncoder.ResizeShortSide(img, options.ImageSize);
-                var smaller = ImageEncoder.EncodeJpeg(resized, options.JpegQuality);
-                if (smaller.Length < bytes.Length)
-                {
-                    saved += bytes.Length - smaller.Length;
-                    bytes = smaller;
-                    ext = "jpg";
-                    reencoded++;
-                }
+                images.Add(("jpg", spill.Read(item.ReencodedOffset, item.ReencodedLength)));
+                saved += item.ImageLength - item.ReencodedLength;
+                reencoded++;
             }
-            images.Add((ext, bytes));
+            else images.Add((item.ImageExtension, ReadImage(item, shards, handles)));
         }
         var sequence = new PackedSequence { Ids = [.. ids], SampleLengths = sampleLengths, Uids = uids, ImageCount = images.Count };
         var dict = new Dictionary<string, ReadOnlyMemory<byte>> { ["json"] = sequence.ToJsonBytes() };
