@@ -9,6 +9,7 @@ public static class Program
     public static int Main(string[] args)
     {
         OpenQwen2VL.Model.Runtime.CpuAllocatorTuning.Apply();   // as the CLI does, so figures match what users get
+        OpenQwen2VL.Model.Runtime.OpenMpWaitPolicy.Apply();
         var all = Assembly.GetExecutingAssembly().GetTypes()
             .Where(t => typeof(IBenchmark).IsAssignableFrom(t) && t is { IsAbstract: false, IsInterface: false })
             .Select(t => (IBenchmark)Activator.CreateInstance(t)!)

@@ -32,6 +32,7 @@ public static class Program
     {
         if (args.Length == 0) args = ["--help"];
         OpenQwen2VL.Model.Runtime.CpuAllocatorTuning.Apply();
+        OpenQwen2VL.Model.Runtime.OpenMpWaitPolicy.Apply(); // before libtorch loads
         ManifestProducer.Current = new ManifestProducer(CommandLine(args), ManifestProducer.ProgramVersion);
         ParseResult parsed;
         try { parsed = BuildRoot().Parse(args); }

@@ -9,24 +9,54 @@ public static class ImageEncoder
     public static byte[] EncodeJpeg(RgbImage img, int quality = 90)
     {
         ArgumentNullException.ThrowIfNull(img);
-        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
         var rgba = new byte[4L * img.Width * img.Height];
         var src = img.Pixels;
         for (int s = 0, d = 0; s < src.Length; s += 3, d += 4)
         {
             rgba[d] = src[s]; rgba[d + 1] = src[s + 1]; rgba[d + 2] = src[s + 2]; rgba[d + 3] = 255;
         }
-        var info = new SKImageInfo(img.Width, img.Height, SKColorType.Rgba8888, SKAlphaType.Opaque);
+        return EncodeJpegRgbx(rgba, img.Width, img.Height, quality);
+    }
+
+    /// <summary>Encodes opaque RGBx pixels (4 bytes a pixel, the fourth ignored) as baseline JPEG.</summary>
+    public static byte[] EncodeJpegRgbx(ReadOnlySpan<byte> rgbx, int width, int height, int quality = 90)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(quality, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(quality, 100);
+        if (rgbx.Length < 4L * width * height) throw new ArgumentException("fewer pixels than width x height", nameof(rgbx));
+        var info = new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque);
         unsafe
         {
-            fixed (byte* p = rgba)
+            fixed (byte* p = rgbx)
             {
                 using var pixmap = new SKPixmap(info, (IntPtr)p, info.RowBytes);
                 using var encoded = pixmap.Encode(SKEncodedImageFormat.Jpeg, quality)
                     ?? throw new InvalidOperationException("SkiaSharp could not encode the JPEG");
                 return encoded.ToArray();
             }
+        }
+    }
+
+    /// <summary>
+    /// Pack's re-encoding in one step from decoded pixels: shrunk so the short side is at most
+    /// <paramref name="maxShortSide"/> and encoded as JPEG; the same bytes as <see cref="EncodeJpeg"/> of
+    /// <see cref="ResizeShortSide(DecodedImage, int)"/>, without the RGB copies in between.
+    /// </summary>
+    public static byte[] EncodeJpegShortSide(DecodedImage img, int maxShortSide, int quality = 90)
+    {
+        ArgumentNullException.ThrowIfNull(img);
+        var (w, h) = ShortSideFit(img.Width, img.Height, maxShortSide);
+        if (w == img.Width && h == img.Height) return EncodeJpegRgbx(img.Rgbx, w, h, quality);
+        int length = checked(4 * w * h);
+        byte[] rgbx = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            BicubicResampler.Resize(img.Rgbx, img.Width, img.Height, 4, rgbx, w, h);
+            return EncodeJpegRgbx(rgbx.AsSpan(0, length), w, h, quality);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(rgbx);
         }
     }
 

@@ -4,8 +4,9 @@ namespace OpenQwen2VL.Data.Loading;
 /// A model-ready batch without a tensor library: row-major [B, L] ids and labels (right-padded, -100 in
 /// labels at image markers and padding), and [N, 3, S, S] normalised pixels of all images in order of
 /// appearance. <see cref="StateAfter"/> is the position to save to resume right after this batch.
+/// <see cref="Dispose"/> is optional: it lends the pixel buffer back to the loader that made it.
 /// </summary>
-public sealed class DataBatch
+public sealed class DataBatch : IDisposable
 {
     public const int IgnoreIndex = -100;
 
@@ -27,4 +28,14 @@ public sealed class DataBatch
     public int[]? SegmentIds { get; init; }
     /// <summary>The <see cref="BatchLoader"/>'s position after this batch (null for streams that keep their own).</summary>
     public LoaderState? StateAfter { get; init; }
+
+    /// <summary>Where <see cref="Pixels"/> goes back on <see cref="Dispose"/> (null: nowhere, the GC collects it).</summary>
+    private PixelBufferPool? _pixelPool;
+    internal PixelBufferPool? PixelPool { init => _pixelPool = value; }
+
+    /// <summary>
+    /// Gives <see cref="Pixels"/> back to the loader for a later batch (once copied into tensors, say); the batch's
+    /// pixels must not be read afterwards. Not disposing is fine: the buffer is then garbage collected.
+    /// </summary>
+    public void Dispose() => Interlocked.Exchange(ref _pixelPool, null)?.Return(Pixels);
 }

@@ -18,7 +18,10 @@ public static class VlmBatchAdapter
         Tensor? pixels = null;
         if (batch.ImageCount > 0)
         {
-            using var cpu = tensor(batch.Pixels, [batch.ImageCount, 3, batch.ImageSize, batch.ImageSize]);
+            // One copy straight into libtorch memory (tensor(float[]) would first clone the 14 MB array on the managed
+            // heap): the batch's buffer may then go back to its loader.
+            using var cpu = empty([batch.ImageCount, 3, batch.ImageSize, batch.ImageSize], ScalarType.Float32);
+            System.Runtime.InteropServices.MemoryMarshal.AsBytes(batch.Pixels.AsSpan(0, (int)cpu.numel())).CopyTo(cpu.bytes);
             pixels = cpu.to(pixelType, device);
         }
         // Segments stay on the CPU: the model reads them on the host to plan the splice.

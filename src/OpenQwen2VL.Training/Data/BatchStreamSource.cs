@@ -10,7 +10,12 @@ public sealed class BatchStreamSource(IBatchStream stream) : IBatchSource
 {
     public IBatchStream Stream { get; } = stream;
 
-    public VlmBatch Next() => Stream.Next().ToVlmBatch();
+    public VlmBatch Next()
+    {
+        // The tensors are copies: the batch's pixel buffer goes back to the loader for the next batch.
+        using var batch = Stream.Next();
+        return batch.ToVlmBatch();
+    }
 
     public JsonNode SavePosition() => Stream.SavePosition();
 

@@ -166,6 +166,55 @@ public class BatchLoaderTests
         }
     }
 
+    /// <summary>Examples of 1-3 images, every third one undecodable, in two different pictures.</summary>
+    private sealed class PartlyBrokenImagesSource(int perShard) : IExampleSource
+    {
+        private static readonly ReadOnlyMemory<byte>[] Jpegs =
+        [
+            TestImages.Encode(TestImages.Pattern(16, 16), SkiaSharp.SKEncodedImageFormat.Jpeg),
+            TestImages.Encode(TestImages.Pattern(24, 20), SkiaSharp.SKEncodedImageFormat.Jpeg),
+        ];
+
+        public IEnumerable<LoaderExample> ReadShard(string shardPath, SkipStats stats)
+        {
+            for (int i = 0; i < perShard; i++)
+            {
+                int images = 1 + i % 3;
+                var bytes = Enumerable.Range(0, images).Select(k => (i + k) % 3 == 0 ? "not an image"u8.ToArray() : Jpegs[(i + k) % 2]).ToArray();
+                yield return new LoaderExample { Ids = [.. Enumerable.Repeat(CaptionSampleBuilder.ImageMarker, images), 10, 11], Images = bytes, Id = $"{shardPath}:{i}" };
+            }
+        }
+    }
+
+    /// <summary>
+    /// A consumer that hands each batch back lets the loader reuse its pixel buffers: every batch must still hold exactly
+    /// the plain preprocess output of its images, and zeros where an image failed, whatever the buffer held before.
+    /// </summary>
+    [Fact]
+    public void HandedBackBatchesAreReusedWithoutStalePixels()
+    {
+        var shards = new[] { "s0", "s1", "s2" };
+        var o = new LoaderOptions { BatchSize = 3, Threads = 2, Prefetch = 2, Seed = 9, ShuffleWindow = 5, Epochs = 2 };
+        var source = new PartlyBrokenImagesSource(10);
+        int batches = 0, failed = 0;
+        foreach (var batch in new BatchLoader(shards, source, Pre, o).Batches())
+        {
+            var examples = batch.ExampleIds.Select(id => source.ReadShard(id[..2], new SkipStats()).Single(e => e.Id == id)).ToList();
+            var images = examples.SelectMany(e => e.Images).ToList();
+            Assert.Equal(images.Count * Pre.OutputLength, batch.Pixels.Length);
+            for (int k = 0; k < images.Count; k++)
+            {
+                var expected = new float[Pre.OutputLength]; // stays zeros for an image that fails
+                if (!Pre.TryPreprocess(images[k].Span, ImageLimits.Default, expected, out _)) failed++;
+                Assert.Equal(expected, batch.Pixels.AsSpan(k * Pre.OutputLength, Pre.OutputLength).ToArray());
+            }
+            batch.Dispose();
+            batches++;
+        }
+        Assert.Equal(2 * 10, batches);
+        Assert.True(failed > 0);
+    }
+
     [Fact]
     public void PackedShardsLoadAsPackedSequences()
     {

@@ -23,5 +23,9 @@ public class VlmBatchAdapterTests
         Assert.Equal(batch.Labels, v.Labels.data<long>().ToArray());
         Assert.Equal([1L, 3L, 2L, 2L], v.PixelValues!.shape);
         Assert.Equal(batch.Pixels, v.PixelValues.data<float>().ToArray());
+        // A copy, not a view: the loader reuses the batch's buffer once the batch is handed back.
+        var copied = batch.Pixels.ToArray();
+        Array.Fill(batch.Pixels, -1f);
+        Assert.Equal(copied, v.PixelValues.data<float>().ToArray());
     }
 }
