@@ -53,8 +53,9 @@ public static class NpyUidFile
     /// <summary>Reads and checks the header, leaving the stream at the first record; returns the record count.</summary>
     private static long ReadHeader(string path, FileStream file)
     {
-        Span<byte> prefix = stackalloc byte[10];
-        if (file.Read(prefix) is var got && got < 8 || !prefix[..6].SequenceEqual(Magic))
+        Span<byte> prefix = stackalloc byte[12];
+        int got = file.ReadAtLeast(prefix, prefix.Length, throwOnEndOfStream: false);
+        if (got < 8 || !prefix[..6].SequenceEqual(Magic))
             throw new InvalidDataException($"{path}: not a .npy file (no \\x93NUMPY magic)");
         byte major = prefix[6];
         int lengthBytes = major switch

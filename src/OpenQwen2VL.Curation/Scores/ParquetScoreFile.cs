@@ -52,7 +52,7 @@ public static class ParquetScoreFile
                 }
                 foreach (var (field, column) in wanted)
                 {
-                    if (field.ClrType == typeof(string))
+                    if (IsText(field.ClrType))
                     {
                         var text = new string?[n];
                         await group.ReadAsync(field, text.AsMemory());
@@ -74,11 +74,14 @@ public static class ParquetScoreFile
         var top = schema.Fields.OfType<DataField>().Where(f => !f.IsArray).ToList();
         var uid = top.FirstOrDefault(f => f.Name == ScoreColumnNames.Uid)
             ?? throw new InvalidDataException($"{path}: no uid column (it has: {string.Join(", ", schema.Fields.Select(f => f.Name).Take(20))})");
-        if (uid.ClrType != typeof(string)) throw new InvalidDataException($"{path}: the uid column holds {uid.ClrType.Name}, expected text");
+        if (!IsText(uid.ClrType)) throw new InvalidDataException($"{path}: the uid column holds {uid.ClrType.Name} values, expected text");
         var scores = top.Where(f => f.Name != ScoreColumnNames.Uid
-            && (IsNumber(f.ClrType) || (f.ClrType == typeof(string) && ScoreColumnNames.IsMlmFilterText(f.Name)))).ToList();
+            && (IsNumber(f.ClrType) || (IsText(f.ClrType) && ScoreColumnNames.IsMlmFilterText(f.Name)))).ToList();
         return (uid, scores);
     }
+
+    /// <summary>Parquet.Net 6 gives a BYTE_ARRAY column's type as ReadOnlyMemory (of char or byte) or string; each reads as UTF-8 text.</summary>
+    private static bool IsText(Type t) => t == typeof(string) || t == typeof(ReadOnlyMemory<char>) || t == typeof(ReadOnlyMemory<byte>);
 
     private static bool IsNumber(Type t) =>
         t == typeof(float) || t == typeof(double) || t == typeof(int) || t == typeof(long) || t == typeof(short) || t == typeof(sbyte)
