@@ -1,42 +1,16 @@
 using System.Buffers.Binary;
-using System.Text;
 using OpenQwen2VL.Curation.Scores;
 using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Curation.Filter;
 
-/// <summary>DataComp subset files written here by the NumPy format specification (format.py's write_array), then read back.</summary>
+/// <summary>DataComp subset files written by the NumPy format specification (<see cref="CraftedNpy"/>), then read back.</summary>
 public sealed class NpyUidFileTests
 {
-    private const string Records = "[('f0', '<u8'), ('f1', '<u8')]";
+    private const string Records = CraftedNpy.UidRecords;
 
-    /// <summary>A .npy file: magic, version, header length, the header dict padded with spaces to a 64-byte boundary and '\n', data.</summary>
-    internal static byte[] Npy(string descr, string shape, IEnumerable<UInt128> uids, byte major = 1, string fortran = "False", int? dataBytes = null)
-    {
-        string dict = $"{{'descr': {descr}, 'fortran_order': {fortran}, 'shape': {shape}, }}";
-        int lengthBytes = major == 1 ? 2 : 4;
-        int unpadded = 8 + lengthBytes + dict.Length + 1;
-        string header = dict + new string(' ', (64 - unpadded % 64) % 64) + "\n";
-        var bytes = new List<byte> { 0x93 };
-        bytes.AddRange("NUMPY"u8.ToArray());
-        bytes.Add(major);
-        bytes.Add(0);
-        var length = new byte[lengthBytes];
-        if (major == 1) BinaryPrimitives.WriteUInt16LittleEndian(length, (ushort)header.Length);
-        else BinaryPrimitives.WriteUInt32LittleEndian(length, (uint)header.Length);
-        bytes.AddRange(length);
-        bytes.AddRange(Encoding.Latin1.GetBytes(header));
-        var data = new List<byte>();
-        foreach (var uid in uids)
-        {
-            var record = new byte[16];
-            BinaryPrimitives.WriteUInt64LittleEndian(record, (ulong)(uid >> 64));
-            BinaryPrimitives.WriteUInt64LittleEndian(record.AsSpan(8), (ulong)uid);
-            data.AddRange(record);
-        }
-        bytes.AddRange(dataBytes is int n ? data.Take(n) : data);
-        return [.. bytes];
-    }
+    private static byte[] Npy(string descr, string shape, IEnumerable<UInt128> uids, byte major = 1, string fortran = "False", int? dataBytes = null) =>
+        CraftedNpy.Uids(descr, shape, uids, major, fortran, dataBytes);
 
     internal static UInt128[] SomeUids(int n) =>
         [.. Enumerable.Range(0, n).Select(i => new UInt128((ulong)i * 0x9E3779B97F4A7C15UL, ulong.MaxValue - (ulong)i))];
