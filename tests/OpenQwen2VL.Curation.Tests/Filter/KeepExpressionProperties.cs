@@ -108,3 +108,21 @@ public sealed class KeepExpressionProperties
             }, iter: 400);
     }
 }
+
+/// <summary>curate's cut goes through filter: its keep expression keeps exactly the float scores at or above the double threshold.</summary>
+public sealed class CurateKeepExpressionProperties
+{
+    [Fact]
+    public void TheCurateExpressionCutsWhereTheThresholdDoes()
+    {
+        Gen.Select(Gen.Double[-1, 1], Gen.Int[-3, 3]).Sample((threshold, ulps) =>
+        {
+            var expression = KeepExpression.Parse(OpenQwen2VL.Curation.Filtering.CurationPipeline.KeepExpressionFor("tiny_siglip", threshold));
+            Assert.Equal(["tiny_siglip_score"], expression.Columns);
+            // Scores a few floats either side of the threshold.
+            float x = (float)threshold;
+            for (int i = 0; i < Math.Abs(ulps); i++) x = ulps > 0 ? MathF.BitIncrement(x) : MathF.BitDecrement(x);
+            Assert.Equal(x >= threshold, expression.Evaluate(new KeepRow([x], [])));
+        }, iter: 2000);
+    }
+}
