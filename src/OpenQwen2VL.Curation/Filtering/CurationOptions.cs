@@ -29,6 +29,8 @@ public sealed record CurationOptions
         if (Training.Epochs < 1) throw new ArgumentException("epochs must be >= 1");
         if (MaxMemberBytes < 1) throw new ArgumentException("max member bytes must be >= 1");
         if (Training.BatchSize < 2) throw new ArgumentException("batch size must be >= 2");
-        if (string.IsNullOrWhiteSpace(Metric) || Metric.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_')) throw new ArgumentException("metric name must be letters, digits or _");
+        // The score column {Metric}_score is a name in the keep expression the kept shards are filtered with.
+        if (string.IsNullOrWhiteSpace(Metric) || Metric.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_') || char.IsAsciiDigit(Metric[0]))
+            throw new ArgumentException("metric name must be letters, digits or _, not starting with a digit");
     }
 }

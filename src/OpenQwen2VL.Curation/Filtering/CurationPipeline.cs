@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Globalization;
+using OpenQwen2VL.Curation.Resharding;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
@@ -13,7 +15,9 @@ namespace OpenQwen2VL.Curation.Filtering;
 /// The CLIP-score curation of Open-Qwen2VL's data recipe at toy scale: read img2dataset shards, train a
 /// SigLIP-style dual encoder on the pairs, score every pair by cosine similarity, cut at a threshold, and
 /// write one score parquet per input shard, the kept pairs as new shards, a score histogram and stats.
-/// Two passes over the shards (decode + score, then copy the kept samples), so raw bytes are not held.
+/// Two passes over the shards (decode + score, then copy the kept samples), so raw bytes are not held. The second pass
+/// is <c>oqvl filter</c>'s (<see cref="ScoreFilterPipeline"/>) on the score parquets just written, with the keep
+/// expression <c>{metric}_score &gt;= threshold</c>: curate is score + filter, and its files are what filter reads.
 /// </summary>
 public static class CurationPipeline
 {
@@ -65,18 +69,26 @@ public static class CurationPipeline
 
         // Outputs: scores per shard, kept shards, histogram, model, stats.
         string scoresDir = Path.Combine(o.OutputDir, "scores");
+        var scoreFiles = new List<string>();
         for (int s = 0; s < shards.Count; s++)
         {
             var idx = Enumerable.Range(0, pairs.Count).Where(i => pairs[i].Shard == s).ToArray();
-            ScoreParquetWriter.Write(Path.Combine(scoresDir, Path.GetFileNameWithoutExtension(shards[s]) + ".parquet"), o.Metric,
+            string scoreFile = Path.Combine(scoresDir, Path.GetFileNameWithoutExtension(shards[s]) + ".parquet");
+            ScoreParquetWriter.Write(scoreFile, o.Metric,
                 idx.Select(i => pairs[i].Uid).ToArray(), idx.Select(i => pairs[i].Caption).ToArray(), idx.Select(i => scores[i]).ToArray());
+            scoreFiles.Add(scoreFile);
         }
-        var keptKeys = new HashSet<(int, string)>(Enumerable.Range(0, pairs.Count).Where(i => keep[i]).Select(i => (pairs[i].Shard, pairs[i].Key)));
-        string keptDir = Path.Combine(o.OutputDir, "shards");
-        var keptShardFiles = CopyKept(shards, keptKeys, keptDir, o.SamplesPerOutputShard, o.MaxMemberBytes);
+        var filter = ScoreFilterPipeline.Run(new ScoreFilterOptions
+        {
+            InputSpec = o.InputSpec, ScorePaths = scoreFiles, Keep = KeepExpressionFor(o.Metric, threshold.Value),
+            OutputDir = o.OutputDir, ShardSize = o.SamplesPerOutputShard, MaxMemberBytes = o.MaxMemberBytes,
+        });
+        int kept = (int)filter.Stats.Kept;
+        string keptDir = Path.Combine(o.OutputDir, ScoreFilterPipeline.ShardsFolder);
+        var keptShardFiles = filter.OutputShards;
         int keptShards = keptShardFiles.Count;
-        stats.Keep(keptKeys.Count);
-        stats.Skip(FilteredOutReason, pairs.Count - keptKeys.Count);
+        stats.Keep(kept);
+        stats.Skip(FilteredOutReason, pairs.Count - kept);
 
         bool haveTruth = pairs.All(p => p.IsNoise is not null);
         var truth = haveTruth ? pairs.Select(p => p.IsNoise!.Value).ToArray() : null;
@@ -88,7 +100,7 @@ public static class CurationPipeline
         string statsPath = Path.Combine(o.OutputDir, "curate_stats.json");
         var result = new CurationResult
         {
-            Input = stats.Input, Kept = keptKeys.Count, FilteredOut = pairs.Count - keptKeys.Count,
+            Input = stats.Input, Kept = kept, FilteredOut = pairs.Count - kept,
             Skipped = stats.Skipped.Where(kv => kv.Key != FilteredOutReason).ToDictionary(kv => kv.Key, kv => kv.Value),
             Threshold = threshold, NoiseRemoval = metrics, EpochLosses = losses, Scores = scores,
             KeptShardSpec = Path.Combine(keptDir, keptShards == 1 ? "00000.tar" : $"{{00000..{keptShards - 1:D5}}}.tar"),
@@ -104,11 +116,13 @@ public static class CurationPipeline
             {
                 ["stats"] = Path.GetFileName(statsPath), ["scores"] = Path.GetRelativePath(o.OutputDir, scoresDir),
                 ["histogram"] = Path.GetFileName(histogram), ["filter_model"] = Path.GetFileName(modelPath),
+                ["filter_stats"] = Path.GetFileName(filter.StatsJson),
             },
             Details = new JsonObject
             {
                 ["metric"] = ScoreParquetWriter.ScoreColumn(o.Metric), ["threshold"] = threshold.Value, ["threshold_method"] = threshold.Method,
                 ["input_samples"] = result.Input, ["kept"] = result.Kept, ["filtered_out"] = result.FilteredOut,
+                ["filter"] = filter.Expression.Text,
             },
         }.Write(o.OutputDir);
         return result;
@@ -125,16 +139,15 @@ public static class CurationPipeline
         catch (JsonException) { return null; }
     }
 
-    private static IReadOnlyList<string> CopyKept(IReadOnlyList<string> shards, HashSet<(int, string)> kept, string dir, int perShard, long maxMemberBytes)
+    /// <summary>
+    /// <c>{metric}_score &gt;= T</c> with T the smallest float at or above the threshold: the scores are floats, and for a
+    /// float x, x &gt;= T as floats exactly when x &gt;= threshold as doubles (the cut the pairs were judged by).
+    /// </summary>
+    public static string KeepExpressionFor(string metric, double threshold)
     {
-        using var writer = new ShardedWebDatasetWriter(dir, "{0:D5}.tar", perShard);
-        var discard = new SkipStats();
-        for (int s = 0; s < shards.Count; s++)
-            foreach (var sample in WebDatasetReader.Read(shards[s], discard, maxMemberBytes))
-                if (kept.Contains((s, sample.Key)))
-                    writer.Write(sample.Key, sample.Members.ToDictionary(kv => kv.Key, kv => (ReadOnlyMemory<byte>)kv.Value));
-        writer.Complete();
-        return writer.CompletedShards;
+        float t = (float)threshold;
+        if (t < threshold) t = MathF.BitIncrement(t);
+        return $"{ScoreParquetWriter.ScoreColumn(metric)} >= {t.ToString("R", CultureInfo.InvariantCulture)}";
     }
 
     private static void WriteStats(string path, SkipStats stats, CurationResult r, CurationOptions o)
