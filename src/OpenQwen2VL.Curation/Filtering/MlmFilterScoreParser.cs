@@ -88,23 +88,4 @@ public static class MlmFilterScoreParser
         value = saturated ? (negative ? long.MinValue : long.MaxValue) : (long)(negative ? -magnitude : magnitude);
         return true;
     }
-
-    // ---- STAND-IN (branch h-filter) -------------------------------------------------------------------------------
-    // The lead is rewriting this file with TryParse(string?, out long): the reference's rule (apply_filter.py's
-    // above_threshold_decision: first line, strip ',' then ';', Python int()). `oqvl filter` calls that signature; this
-    // minimal overload only keeps the branch building until the lead's version is merged, which replaces it.
-    public static bool TryParse(string? output, out long score)
-    {
-        score = 0;
-        if (output is null) return false;
-        int newline = output.IndexOf('\n');
-        var text = (newline >= 0 ? output[..newline] : output).Trim(',').Trim(';').Trim();
-        bool negative = text.StartsWith('-');
-        var digits = text.TrimStart('+', '-');
-        if (text.Length - digits.Length > 1 || digits.Length == 0 || digits[0] == '_' || digits[^1] == '_' || digits.Contains("__")) return false;
-        digits = digits.Replace("_", "");
-        if (!digits.All(char.IsAsciiDigit) || !long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out long value)) return false;
-        score = negative ? -value : value;
-        return true;
-    }
 }
