@@ -25,7 +25,8 @@ public sealed class ScoreCommand : ICliCommand
             Required = true,
         };
         scorer.AcceptOnlyFromAmong(SiglipPairScorer.ScorerName, MlmFilterPairScorer.ScorerName);
-        var model = new Option<string?>("--model") { Description = "siglip: the SigLIP folder; mlm-filter: a model folder, run folder or released .pt (or --llm/--vision/--projector)", HelpName = "DIR" };
+        var model = CommonOptions.Model("siglip: an HF SigLIP folder (config.json, model.safetensors, spiece.model); mlm-filter: an HF LLaVA-Qwen folder " +
+            "(MLM-Filter's, with --vision), a model folder, a run folder or a released .pt (or --llm/--vision/--projector)");
         var llm = CommonOptions.Llm();
         var vision = CommonOptions.Vision();
         var projector = CommonOptions.Projector();
