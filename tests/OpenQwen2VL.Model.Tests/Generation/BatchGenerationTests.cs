@@ -18,26 +18,11 @@ public sealed class BatchGenerationTests : IDisposable
     private const long M = VlmBatch.ImageMarker;
     private const int NewTokens = 10;
 
-    // Small enough for 2 cores, still GQA, two layers and several tokens per image (2x2 pooled).
-    private readonly VisionLanguageModel vlm = VisionLanguageModel.CreateRandom(new VlmConfig(
-        new SiglipVisionConfig { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 28, PatchSize = 7 },
-        new Qwen2Config { VocabSize = 61, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2, TieWordEmbeddings = true, MaxPositionEmbeddings = 256 },
-        PoolSide: 2), seed: 11);
+    private readonly TinyGenerationModel model = new(maxPositions: 256);
+    private VisionLanguageModel vlm => model.Vlm;
+    private Tensor pixels => model.Pixels;
 
-    private readonly Tensor pixels;
-
-    public BatchGenerationTests()
-    {
-        vlm.eval();
-        var v = vlm.Config.Vision;
-        pixels = randn(3, v.NumChannels, v.ImageSize, v.ImageSize, generator: new Generator(3));
-    }
-
-    public void Dispose()
-    {
-        pixels.Dispose();
-        vlm.Dispose();
-    }
+    public void Dispose() => model.Dispose();
 
     /// <summary>Rows of 0, 1 and 2 images and of very different lengths; the third row stops early on a token of its own.</summary>
     private GenerationPrompt[] Rows(StopCriteria? thirdStop = null) =>

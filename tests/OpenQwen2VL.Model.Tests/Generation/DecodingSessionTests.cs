@@ -18,25 +18,11 @@ public sealed class DecodingSessionTests : IDisposable
     private const long M = VlmBatch.ImageMarker;
     private const int NewTokens = 10;
 
-    private readonly VisionLanguageModel vlm = VisionLanguageModel.CreateRandom(new VlmConfig(
-        new SiglipVisionConfig { HiddenSize = 16, IntermediateSize = 32, NumHiddenLayers = 2, NumAttentionHeads = 2, ImageSize = 28, PatchSize = 7 },
-        new Qwen2Config { VocabSize = 61, HiddenSize = 32, IntermediateSize = 64, NumHiddenLayers = 2, NumAttentionHeads = 4, NumKeyValueHeads = 2, TieWordEmbeddings = true, MaxPositionEmbeddings = 64 },
-        PoolSide: 2), seed: 11);
+    private readonly TinyGenerationModel model = new(maxPositions: 64);
+    private VisionLanguageModel vlm => model.Vlm;
+    private Tensor pixels => model.Pixels;
 
-    private readonly Tensor pixels;
-
-    public DecodingSessionTests()
-    {
-        vlm.eval();
-        var v = vlm.Config.Vision;
-        pixels = randn(3, v.NumChannels, v.ImageSize, v.ImageSize, generator: new Generator(3));
-    }
-
-    public void Dispose()
-    {
-        pixels.Dispose();
-        vlm.Dispose();
-    }
+    public void Dispose() => model.Dispose();
 
     /// <summary>Prompts of 0, 1 and 2 images and very different lengths.</summary>
     private GenerationPrompt[] Prompts() =>
