@@ -45,7 +45,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private readonly InterleavedDocumentScanner _documents = new(tokenizer, options);
 
     /// <summary>Where an image's bytes are: <see cref="File"/> indexes the inputs, then the spill file.</summary>
-    private sealed record ImageRef(int File, long Offset, int Length, string Extension, bool ReencodeCandidate);
+    /// <param name="Saved">bytes a scan-time re-encode saved (the image is then that smaller JPEG, in the spill file)</param>
+    private sealed record ImageRef(int File, long Offset, int Length, string Extension, bool ReencodeCandidate, long Saved = 0);
 
     /// <summary>A sample to pack; <see cref="Shard"/> is its input (the unit of per-shard packing).</summary>
     private sealed record Item(int Shard, string Uid, int[] Ids, int Length, ImageRef[] Images);
@@ -64,7 +65,8 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
         // Files images are read back from: the inputs, then (interleaved) the spill of their images.
         var files = new List<string>(shards);
         FileStream? spill = null;
-        if (options.Format == PackFormat.Interleaved)
+        // Interleaved documents spill their images; captions spill the smaller JPEGs re-encoded from the scan's decode.
+        if (options.Format == PackFormat.Interleaved || options.Reencode)
         {
             Directory.CreateDirectory(outputDir);
             files.Add(Path.Combine(outputDir, SpillFile));
@@ -274,9 +276,14 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     {
         if (!Img2DatasetParser.TryParse(sample, out var parsed, out var reason)) return new(null, reason, false);
         // Validates the image and learns its size; the pixels (and their budget lease) are freed before tokenising.
-        int width, height;
+        // An image worth re-encoding is shrunk and encoded from this one decode (the write reads the JPEG back from the
+        // spill file), so no image is decoded twice; measured 0.90x -> 1.40x of a plain loop with re-encoding on.
+        byte[]? smaller = null;
         if (!ImageDecoder.TryDecodeRgbx(parsed!.Image, options.ImageLimits, out DecodedImage? image, out reason)) return new(null, reason, false);
-        using (image) (width, height) = (image.Width, image.Height);
+        using (image)
+            if (options.Reencode && Math.Min(image.Width, image.Height) > options.ImageSize
+                && ImageEncoder.EncodeJpegShortSide(image, options.ImageSize, options.JpegQuality) is var jpeg && jpeg.Length < parsed.Image.Length)
+                smaller = jpeg;
         if (Volatile.Read(ref _tokenizerTimeouts) >= MaxTokenizerTimeouts) return new(null, TokenizerTimeout, false);
         int[] ids;
         try { ids = _builder.Build(parsed.Caption); }
@@ -296,8 +303,10 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             length = _builder.EstimatedLength(ids);
             truncated = true;
         }
-        bool candidate = options.Reencode && Math.Min(width, height) > options.ImageSize;
-        return new([new Item(shard, parsed.Uid, ids, length, [new ImageRef(shard, parsed.ImageOffset, parsed.Image.Length, parsed.ImageExtension, candidate)])], null, truncated);
+        if (smaller is null)
+            return new([new Item(shard, parsed.Uid, ids, length, [new ImageRef(shard, parsed.ImageOffset, parsed.Image.Length, parsed.ImageExtension, false)])], null, truncated);
+        var reencoded = new ImageRef(-1, -1, smaller.Length, "jpg", false, parsed.Image.Length - smaller.Length);
+        return new([new Item(shard, parsed.Uid, ids, length, [reencoded])], null, truncated, [new ScannedImage(smaller, "jpg", false)]);
     }
 
     private BinPacking PackPerShard(List<Item> items, int[] lengths)
@@ -333,6 +342,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
             {
                 var bytes = ReadImage(image, files, handles);
                 var ext = image.Extension;
+                if (image.Saved > 0) { saved += image.Saved; reencoded++; }
                 if (image.ReencodeCandidate && ImageDecoder.TryDecodeRgbx(bytes, options.ImageLimits, out DecodedImage? img, out _))
                 {
                     RgbImage resized;

@@ -159,6 +159,48 @@ public class PackPipelineTests
         Assert.Equal(Uids(tmp.File("a")).Order(), Uids(tmp.File("c")).Order());
     }
 
+    /// <summary>
+    /// Re-encoding decodes each image once (at the scan): every packed image must still be what decoding its original,
+    /// shrinking the RGB image and encoding it gives (the write-time path pack used before), or the original bytes
+    /// where that JPEG is not smaller; the temporary spill file is gone afterwards.
+    /// </summary>
+    [Fact]
+    public void ReencodedImagesAreTheShrunkJpegOfTheOriginalOrTheOriginal()
+    {
+        using var tmp = new TempDir();
+        var shards = SyntheticCaptionShards.Write(tmp.File("in"), 2, 8, imageSide: 80);
+        var opts = SmallOptions();
+        var report = new PackPipeline(Tokenizer.Value, opts).Run(shards, tmp.File("out"));
+        var originals = shards.SelectMany(f => WebDatasetReader.Read(f))
+            .Select(s => { Assert.True(Img2DatasetParser.TryParse(s, out var p, out _)); return p!; })
+            .ToDictionary(p => p.Uid, p => p.Image.ToArray());
+        int reencoded = 0, packed = 0;
+        foreach (var sample in Directory.GetFiles(tmp.File("out"), "packed-*.tar").SelectMany(f => WebDatasetReader.Read(f)))
+        {
+            if (sample.Key == PackedHeader.HeaderKey) continue;
+            var seq = PackedSequence.Parse(sample.Members["json"]);
+            for (int i = 0; i < seq.Uids.Length; i++)
+            {
+                var original = originals[seq.Uids[i]];
+                Assert.True(ImageDecoder.TryDecode(original, opts.ImageLimits, out var rgb, out _));
+                var shrunk = ImageEncoder.EncodeJpeg(ImageEncoder.ResizeShortSide(rgb!, opts.ImageSize), opts.JpegQuality);
+                var expected = shrunk.Length < original.Length ? shrunk : original;
+                var member = sample.Members.Single(m => m.Key.StartsWith($"img{i:D3}.", StringComparison.Ordinal));
+                Assert.Equal(expected, member.Value);
+                if (expected == shrunk) { reencoded++; Assert.Equal($"img{i:D3}.jpg", member.Key); }
+                packed++;
+            }
+        }
+        Assert.Equal(16, packed);
+        Assert.Equal(reencoded, report.ReencodedImages);
+        Assert.True(reencoded > 0);
+        Assert.Equal(originals.Values.Sum(o => (long)o.Length) - packedBytes(), report.ReencodeBytesSaved);
+        Assert.Empty(Directory.GetFiles(tmp.File("out"), "*.spill", SearchOption.AllDirectories));
+
+        long packedBytes() => Directory.GetFiles(tmp.File("out"), "packed-*.tar").SelectMany(f => WebDatasetReader.Read(f))
+            .Where(s => s.Key != PackedHeader.HeaderKey).SelectMany(s => s.Members).Where(m => m.Key.StartsWith("img", StringComparison.Ordinal)).Sum(m => (long)m.Value.Length);
+    }
+
     [Fact]
     public void PerShardPackingNeverMixesShardsAndTruncationKeepsLongSamples()
     {
