@@ -40,7 +40,7 @@ public sealed class PackPipeline(ITextTokenizer tokenizer, PackOptions options)
     private int _tokenizerTimeouts;
     private PreTokenizerTimeoutException? _lastTimeout;
 
-    private const string SpillFile = ".interleaved-images.spill";
+    private const string SpillFile = ".pack-images.spill";
 
     private readonly InterleavedDocumentScanner _documents = new(tokenizer, options);
 

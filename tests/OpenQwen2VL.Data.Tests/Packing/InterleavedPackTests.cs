@@ -88,7 +88,7 @@ public class InterleavedPackTests
         var stats = JsonNode.Parse(File.ReadAllText(tmp.File("packed/stats.json")))!;
         Assert.Equal(report.Stats.Input, (long)stats["input_samples"]!);
         Assert.Equal((long)stats["input_samples"]!, (long)stats["kept"]! + (long)stats["skipped_total"]!);
-        Assert.False(File.Exists(tmp.File("packed/.interleaved-images.spill")));
+        Assert.False(File.Exists(tmp.File("packed/.pack-images.spill")));
 
         // Every kept image reaches the packs exactly once: the synthetic documents' images plus one per kept bad document.
         int syntheticImages = Enumerable.Range(0, good).Sum(i => SyntheticInterleavedDocuments.Document(i, s_docs).Images.Count);
