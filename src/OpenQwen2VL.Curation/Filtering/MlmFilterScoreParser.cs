@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using OpenQwen2VL.Data.Text;
 
 namespace OpenQwen2VL.Curation.Filtering;
 
@@ -41,17 +42,13 @@ public static class MlmFilterScoreParser
         foreach (var rune in text.EnumerateRunes())
         {
             if (rune.IsAscii) sb.Append((char)rune.Value);
-            else if (IsPythonNonAsciiSpace(rune.Value)) sb.Append(' ');
+            else if (rune.IsBmp && PythonString.IsSpace((char)rune.Value)) sb.Append(' ');   // str.isspace(); no space lies outside the BMP
             else if (Rune.GetUnicodeCategory(rune) == UnicodeCategory.DecimalDigitNumber)
                 sb.Append((char)('0' + (int)Rune.GetNumericValue(rune)));
             else sb.Append('?');
         }
         return sb.ToString();
     }
-
-    // The non-ASCII characters for which CPython 3.11's str.isspace() is true (listed by enumerating every code point).
-    private static bool IsPythonNonAsciiSpace(int c) =>
-        c is 0x85 or 0xA0 or 0x1680 or (>= 0x2000 and <= 0x200A) or 0x2028 or 0x2029 or 0x202F or 0x205F or 0x3000;
 
     private static bool IsAsciiSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
 

@@ -13,12 +13,22 @@ public static class PythonString
     public static bool IsSpace(char c) => char.IsWhiteSpace(c) || c is >= '\x1c' and <= '\x1f';
 
     /// <summary><c>str.strip()</c> without arguments.</summary>
-    public static string Strip(string s)
+    public static string Strip(string s) => LStrip(RStrip(s));
+
+    /// <summary><c>str.lstrip()</c> without arguments.</summary>
+    public static string LStrip(string s)
     {
-        int start = 0, end = s.Length;
-        while (start < end && IsSpace(s[start])) start++;
-        while (end > start && IsSpace(s[end - 1])) end--;
-        return s[start..end];
+        int start = 0;
+        while (start < s.Length && IsSpace(s[start])) start++;
+        return s[start..];
+    }
+
+    /// <summary><c>str.rstrip()</c> without arguments.</summary>
+    public static string RStrip(string s)
+    {
+        int end = s.Length;
+        while (end > 0 && IsSpace(s[end - 1])) end--;
+        return s[..end];
     }
 
     /// <summary><c>re.sub(r"\s+", " ", s)</c> on a str pattern (whose <c>\s</c> is <see cref="IsSpace"/>).</summary>

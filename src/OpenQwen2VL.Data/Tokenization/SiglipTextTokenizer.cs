@@ -183,14 +183,13 @@ public sealed class SiglipTextTokenizer
         parts.Add(text[start..]);
         for (int k = 1; k < parts.Count; k += 2)
         {
-            parts[k - 1] = parts[k - 1].TrimEnd(SpaceChars);
-            parts[k + 1] = parts[k + 1].TrimStart(SpaceChars);
+            parts[k - 1] = PythonString.RStrip(parts[k - 1]);
+            parts[k + 1] = PythonString.LStrip(parts[k + 1]);
         }
         for (int k = 0; k < parts.Count; k++)
             if (k % 2 == 1 || parts[k].Length > 0) yield return (parts[k], k % 2 == 1);
     }
 
-    private static readonly char[] SpaceChars = Enumerable.Range(0, 0x10000).Select(c => (char)c).Where(PythonString.IsSpace).ToArray();
     private static readonly SearchValues<char> AsciiPunctuation = SearchValues.Create("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
 
     /// <summary>Python's <c>text.translate(str.maketrans("", "", string.punctuation))</c>.</summary>
