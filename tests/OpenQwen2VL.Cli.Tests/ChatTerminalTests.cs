@@ -14,21 +14,11 @@ namespace OpenQwen2VL.Tests.Integration;
 [Collection(TorchGlobalState.Name)]
 public sealed class ChatTerminalTests
 {
-    private const int MaxTokens = 5;
+    private const int MaxTokens = FixtureChatModel.MaxTokens;
 
-    private static string[] ModelFlags()
-    {
-        int pool = ReferenceFixtures.PoolSizes()[0];
-        return ["--llm", ReferenceFixtures.File("qwen2"), "--vision", ReferenceFixtures.File("siglip"), "--projector", ReferenceFixtures.File("projector.safetensors"),
-            "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--prompt-format", "plain", "--visual-tokens", (pool * pool).ToString(CultureInfo.InvariantCulture)];
-    }
+    private static string[] ModelFlags() => FixtureChatModel.Flags();
 
-    private static string Generate(string prompt, string image)
-    {
-        var (rc, output, error) = CliInvocation.Invoke(["generate", .. ModelFlags(), "--image", image, "--prompt", prompt, "--max-new-tokens", MaxTokens.ToString(CultureInfo.InvariantCulture)]);
-        Assert.True(rc == 0, error);
-        return output.TrimEnd('\n');
-    }
+    private static string Generate(string prompt, string image) => FixtureChatModel.Generate(prompt, image).TrimEnd('\n');
 
     private static string Tmux(string socket, params string[] args)
     {
