@@ -57,7 +57,7 @@ public static class ScoreJob
             }
             progress?.Report(new ScoreProgress(k + 1, mine.Count, pairs, names[i]));
         }
-        var (summary, histograms) = AllComplete(o, names, scorer) ? WriteSummary(scorer, o, names, lineage) : (null, []);
+        var (summary, histograms) = AllComplete(o, names) ? WriteSummary(scorer, o, names, lineage) : (null, []);
         return new ScoreJobResult(mine.Count, scored, reused, pairs, clock.Elapsed.TotalSeconds, rankStats, summary, histograms);
     }
 
@@ -137,7 +137,7 @@ public static class ScoreJob
         return names;
     }
 
-    private static bool AllComplete(ScoreJobOptions o, string[] names, IPairScorer scorer) =>
+    private static bool AllComplete(ScoreJobOptions o, string[] names) =>
         names.All(n => File.Exists(Path.Combine(o.OutputDir, n + ".parquet")) && File.Exists(Path.Combine(o.OutputDir, n + ".stats.json")));
 
     private static (JsonObject, IReadOnlyList<string>) WriteSummary(IPairScorer scorer, ScoreJobOptions o, string[] names, IReadOnlyList<ManifestInput> lineage)
