@@ -55,6 +55,12 @@ public sealed class MaskedAdamW : IMasterOptimizer
         if (grads.Count != Slots.Count) throw new ArgumentException("one gradient per parameter expected");
         using var _ = no_grad();
         using var scope = NewDisposeScope();
+        if (UseFusedCpuKernel && apply.device_type == DeviceType.CPU && Slots.All(s => FusedCpuAdamW.Supports(s.Param))
+            && grads.All(FusedCpuAdamW.Supports))
+        {
+            FusedStep(grads, lr, apply);
+            return;
+        }
         // Every Scalar held over its calls (see CachedScalars): `1 - x` is written -(x - One), since TorchSharp computes
         // `One - x` with a temporary alpha. beta^t takes beta as a float64 0-dim tensor.
         using var lrScalar = lr.ToScalar();
@@ -88,6 +94,33 @@ public sealed class MaskedAdamW : IMasterOptimizer
             var denom = (s.ExpAvgSq.sqrt() / bias2Sqrt).add_(eps, alpha: CachedScalars.One);
             s.Param.sub_(s.ExpAvg / denom * stepSize);
         }
+    }
+
+    /// <summary>
+    /// Whether fp32 contiguous CPU tensors are updated by <see cref="FusedCpuAdamW"/> (one pass per element) rather than
+    /// by tensor ops (the path every other device takes). Off only to compare the two.
+    /// </summary>
+    public bool UseFusedCpuKernel { get; init; } = true;
+
+    /// <summary>
+    /// The CPU path: the same coefficients as the tensor path below, computed here in the dtypes its 0-dim tensors give
+    /// them (the bias corrections in float64, the rest in float32). Reading apply and the step count costs no device
+    /// sync: they live in CPU memory.
+    /// </summary>
+    void FusedStep(IReadOnlyList<Tensor> grads, double lr, Tensor apply)
+    {
+        StepCount.add_(apply, alpha: CachedScalars.One);
+        float a = apply.ToSingle();
+        double t = Math.Max(StepCount.ToSingle(), 1f);
+        double bias1 = 1 - Math.Pow(_beta1, t), bias2Sqrt = Math.Sqrt(1 - Math.Pow(_beta2, t));
+        var c = new FusedCpuAdamW.Coefficients(
+            W1: a * (float)(1.0 - _beta1),
+            W2: a * (float)(1.0 - _beta2),
+            Bias2Sqrt: (float)bias2Sqrt,
+            Eps: (float)_eps,
+            StepSize: (float)(a * (float)lr / bias1));
+        var decay = Slots.Select(s => s.WeightDecay == 0 ? (float?)null : 1f - a * (float)(lr * s.WeightDecay)).ToList();
+        FusedCpuAdamW.Step(Slots, grads, c, decay);
     }
 
     public long StateBytes => Slots.Sum(s => (s.ExpAvg.numel() + s.ExpAvgSq.numel()) * sizeof(float));
