@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using OpenQwen2VL.Data.Formats;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Tests.Shards;
@@ -67,5 +68,43 @@ public sealed class MultiProcessTrainingTests : IDisposable
         // The 2-rank checkpoints hold one optimizer shard per rank.
         var last = Directory.GetDirectories(Path.Combine(P("two"), RunLayout.Checkpoints)).Order().Last();
         Assert.Equal(2, Directory.GetFiles(last, "optimizer.rank*.safetensors").Length);
+    }
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int signal);
+
+    /// <summary>
+    /// SIGTERM to `oqvl train --nproc 2` (what a scheduler sends at a job's time limit): the launcher passes it through
+    /// mpiexec to both ranks, they agree on the step to stop at, save one complete checkpoint (both optimizer shards),
+    /// and the launcher exits 143 well before the collective timeout; --resume continues from that checkpoint.
+    /// </summary>
+    [Fact]
+    public async Task SigtermToTheLauncherStopsBothRanksAtOneCheckpoint()
+    {
+        Succeeds("synth", "--out", P("synth"), "--pretrain", "40", "--sft", "0", "--eval-images", "1", "--shard-size", "40");
+        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
+            "--capacity", "256", "--visual-tokens", "16");
+        string[] job = [.. Job.Select(a => a == "2" ? "100000" : a), "--data", P("packed"), "--out", P("run"), "--nproc", "2"];
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oqvl.dll"));
+        foreach (var a in job) start.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(start)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var error = p.StandardError.ReadToEndAsync();
+        string checkpoints = Path.Combine(P("run"), RunLayout.Checkpoints);
+        var clock = Stopwatch.StartNew();
+        while (RunLayout.ListCheckpoints(checkpoints).Count == 0 && !p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) await Task.Delay(100);
+        Assert.True(RunLayout.ListCheckpoints(checkpoints).Count > 0, $"no checkpoint within {clock.Elapsed.TotalSeconds:F0} s\n{(p.HasExited ? await error : "")}");
+        Assert.Equal(0, kill(p.Id, 15));
+        if (!p.WaitForExit(TimeSpan.FromSeconds(90))) { p.Kill(entireProcessTree: true); Assert.Fail("the job did not stop within 90 s of SIGTERM"); }
+        string log = await error + await output;
+        Assert.True(p.ExitCode == 143, $"exit code {p.ExitCode} after SIGTERM, expected 143\n{log}");
+        Assert.False(Directory.Exists(Path.Combine(P("run"), RunLayout.Final)));
+        var (step, last) = RunLayout.ListCheckpoints(checkpoints)[^1];
+        Assert.Equal(2, Directory.GetFiles(last, "optimizer.rank*.safetensors").Length);
+
+        // The saved step is a real resume point: one more step from it ends normally.
+        Process([.. job, "--resume", "--stop-at", (step + 1).ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.Equal(step + 1, RunLayout.ListCheckpoints(checkpoints)[^1].Step);
     }
 }
