@@ -1,4 +1,3 @@
-using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;

@@ -1,5 +1,5 @@
 using OpenQwen2VL.Curation.Filtering;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Tests.Shards;
 using Parquet;

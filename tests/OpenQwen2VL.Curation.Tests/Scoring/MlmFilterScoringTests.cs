@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Shards;
