@@ -1,6 +1,6 @@
 using System.Text;
 using System.Text.Json.Nodes;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Synthetic;
 using OpenQwen2VL.Tests.Curation;

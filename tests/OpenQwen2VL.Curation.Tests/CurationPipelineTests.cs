@@ -50,7 +50,7 @@ public class CurationPipelineTests
                 Assert.True(keptUids.Add(Img2DatasetParser.TryParse(s, out var p, out _) ? p!.Uid : throw new Exception("bad kept sample")));
         Assert.Equal(r.Kept, keptUids.Count);
 
-        // One parquet per input shard, with uid, caption and the score column; scores agree with the kept set.
+        // One parquet per input shard in the score job's format (uid, key, caption, the score column); scores agree with the kept set.
         var rows = new List<(string Uid, float Score)>();
         foreach (var name in new[] { "00000", "00001", "00002" })
             rows.AddRange(ReadScores(Path.Combine(r.ScoresDir, name + ".parquet"), "tiny_siglip_score"));
@@ -66,14 +66,16 @@ public class CurationPipelineTests
     {
         var reader = ParquetReader.CreateAsync(path).GetAwaiter().GetResult();
         var fields = reader.Schema.GetDataFields();
-        Assert.Equal(["uid", "caption", column], fields.Select(f => f.Name));
+        Assert.Equal(["uid", "key", "caption", column], fields.Select(f => f.Name));
         using var group = reader.OpenRowGroupReader(0);
         int n = (int)group.RowCount;
         var uids = new string?[n];
-        var scores = new float[n];
+        var scores = new double?[n];
         group.ReadAsync(fields[0], uids.AsMemory()).GetAwaiter().GetResult();
-        group.ReadAsync<float>(fields[2], scores.AsMemory()).GetAwaiter().GetResult();
+        group.ReadAsync<double>(fields[3], scores.AsMemory()).GetAwaiter().GetResult();
         reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
-        return uids.Select(u => u!).Zip(scores).ToList();
+        // Curate's scores are floats written as doubles: each must come back as a float exactly.
+        Assert.All(scores, x => Assert.Equal(x!.Value, (double)(float)x.Value));
+        return uids.Select(u => u!).Zip(scores.Select(x => (float)x!.Value)).ToList();
     }
 }

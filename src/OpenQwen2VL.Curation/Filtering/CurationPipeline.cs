@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Globalization;
 using OpenQwen2VL.Curation.Resharding;
+using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
@@ -74,8 +75,10 @@ public static class CurationPipeline
         {
             var idx = Enumerable.Range(0, pairs.Count).Where(i => pairs[i].Shard == s).ToArray();
             string scoreFile = Path.Combine(scoresDir, Path.GetFileNameWithoutExtension(shards[s]) + ".parquet");
-            ScoreParquetWriter.Write(scoreFile, o.Metric,
-                idx.Select(i => pairs[i].Uid).ToArray(), idx.Select(i => pairs[i].Caption).ToArray(), idx.Select(i => scores[i]).ToArray());
+            var file = new ScoreFile([new ScoreColumn(ScoreColumnName(o.Metric))]);
+            file.Add(idx.Select(i => new ScoringPair(pairs[i].Key, pairs[i].Uid, pairs[i].Caption)).ToArray(),
+                new ScoredBatch([idx.Select(i => (double?)scores[i]).ToArray()], [null]));
+            file.Write(scoreFile);
             scoreFiles.Add(scoreFile);
         }
         var filter = ScoreFilterPipeline.Run(new ScoreFilterOptions
@@ -120,13 +123,16 @@ public static class CurationPipeline
             },
             Details = new JsonObject
             {
-                ["metric"] = ScoreParquetWriter.ScoreColumn(o.Metric), ["threshold"] = threshold.Value, ["threshold_method"] = threshold.Method,
+                ["metric"] = ScoreColumnName(o.Metric), ["threshold"] = threshold.Value, ["threshold_method"] = threshold.Method,
                 ["input_samples"] = result.Input, ["kept"] = result.Kept, ["filtered_out"] = result.FilteredOut,
                 ["filter"] = filter.Expression.Text,
             },
         }.Write(o.OutputDir);
         return result;
     }
+
+    /// <summary>The score column of curate's metric, <c>{metric}_score</c> (DataComp's naming; the keep expression names it).</summary>
+    public static string ScoreColumnName(string metric) => metric + "_score";
 
     private static bool? NoiseFlag(WebDatasetSample sample)
     {
@@ -147,14 +153,14 @@ public static class CurationPipeline
     {
         float t = (float)threshold;
         if (t < threshold) t = MathF.BitIncrement(t);
-        return $"{ScoreParquetWriter.ScoreColumn(metric)} >= {t.ToString("R", CultureInfo.InvariantCulture)}";
+        return $"{ScoreColumnName(metric)} >= {t.ToString("R", CultureInfo.InvariantCulture)}";
     }
 
     private static void WriteStats(string path, SkipStats stats, CurationResult r, CurationOptions o)
     {
         var json = stats.ToJson();
         json["threshold"] = new JsonObject { ["method"] = r.Threshold.Method, ["value"] = r.Threshold.Value };
-        json["metric"] = ScoreParquetWriter.ScoreColumn(o.Metric);
+        json["metric"] = ScoreColumnName(o.Metric);
         json["filtered_out"] = r.FilteredOut;
         json["epoch_losses"] = new JsonArray(r.EpochLosses.Select(l => (JsonNode)JsonValue.Create(l)!).ToArray());
         json["train_seconds"] = r.TrainSeconds;

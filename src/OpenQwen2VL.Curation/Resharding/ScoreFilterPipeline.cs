@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using OpenQwen2VL.Curation.Expressions;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
 

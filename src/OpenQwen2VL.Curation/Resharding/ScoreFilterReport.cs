@@ -1,5 +1,5 @@
 using OpenQwen2VL.Curation.Expressions;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Data.Shards;
 
 namespace OpenQwen2VL.Curation.Resharding;

@@ -1,4 +1,3 @@
-using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Data.Images;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Tokenization;
@@ -10,7 +9,7 @@ namespace OpenQwen2VL.Curation.Scoring;
 
 /// <summary>
 /// MLM-Filter ratings: a VLM fine-tuned to rate a pair 0-100 on a metric is prompted with
-/// <see cref="MlmFilterPrompts"/> per metric and decoded greedily, in batches with the key/value cache, until a line
+/// <see cref="MlmFilterPrompts"/> per metric (the batch's images projected once, shared by every metric) and decoded greedily, in batches with the key/value cache, until a line
 /// break or <see cref="MaxNewTokens"/> tokens. The ids follow the reference: the prompt text split at
 /// <c>&lt;image&gt;</c>, each piece tokenized alone, the image marker between, and a space token appended.
 /// Difference from the reference: it generates exactly 2 tokens, and Qwen's tokenizer splits digits, so a rating of
@@ -69,6 +68,8 @@ public sealed class MlmFilterPairScorer : IPairScorer
         using var noGrad = no_grad();
         int s = Preprocessor.Size;
         var images = tensor(pixels, [pixels.Length / Preprocessor.OutputLength, 3, s, s]).narrow(0, 0, pairs.Count).to(_pixelType, _device);
+        // The vision tower and projector run once per batch; every metric's prompts splice the same image tokens.
+        var imageTokens = _vlm.ProjectImages(images);
         for (int m = 0; m < _metrics.Count; m++)
         {
             values[m] = new double?[pairs.Count];
@@ -81,7 +82,7 @@ public sealed class MlmFilterPairScorer : IPairScorer
                 if (pairs[i].Caption.Contains(MultimodalTokens.ImagePlaceholder, StringComparison.Ordinal)) continue;
                 var ids = PromptIds(pairs[i].Caption, _metrics[m]);
                 if (_vlm.SplicedLength(ids) + MaxNewTokens > _maxPositions) continue;
-                rows.Add(new GenerationPrompt(ids, images[i..(i + 1)], _stop));
+                rows.Add(new GenerationPrompt(ids, Stop: _stop, ImageTokens: imageTokens[i..(i + 1)]));
                 rowOf.Add(i);
             }
             var outputs = rows.Count == 0 ? [] : _vlm.Generate(rows, GenerationOptions.Greedy(MaxNewTokens));

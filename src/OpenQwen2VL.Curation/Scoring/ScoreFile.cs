@@ -5,8 +5,8 @@ using OpenQwen2VL.Data.Shards;
 namespace OpenQwen2VL.Curation.Scoring;
 
 /// <summary>
-/// The score parquet of one input shard (Parquet.Net): <c>uid</c>, <c>key</c>, <c>caption</c>, one nullable double
-/// column per score, and a string column per raw model output. Written whole to a temporary file and renamed, so a
+/// The score parquet of one input shard (Parquet.Net), written by both <c>oqvl score</c> and <c>oqvl curate</c>:
+/// <c>uid</c>, <c>key</c>, <c>caption</c>, one nullable double column per score, and a string column per raw model output. Written whole to a temporary file and renamed, so a
 /// file that exists is complete.
 /// </summary>
 public sealed class ScoreFile

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Data.Manifests;
 using OpenQwen2VL.Data.Shards;
 

@@ -73,8 +73,9 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
     {
         using var scope = NewDisposeScope();
         Tensor features;
-        if (VisionTrainable) features = vision_backbone.forward(pixels);
-        else using (no_grad()) features = vision_backbone.forward(pixels);
+        // call, not forward: the module's forward hooks fire only through call (a test counts tower runs with one).
+        if (VisionTrainable) features = vision_backbone.call(pixels);
+        else using (no_grad()) features = vision_backbone.call(pixels);
         var weight = projector.parameters().First();
         return projector.forward(features.to(weight.dtype)).MoveToOuterDisposeScope();
     }
@@ -91,7 +92,8 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         var hostLabels = batch.Labels.cpu().data<long>().ToArray();
         var hostSegments = batch.SegmentIds?.cpu().data<long>().ToArray();
         int markers = hostIds.Count(t => t == VlmBatch.ImageMarker);
-        long images = batch.PixelValues?.shape[0] ?? 0;
+        if (batch.PixelValues is not null && batch.ImageTokens is not null) throw new ArgumentException("a batch gives its images as pixels or as projected tokens, not both");
+        long images = batch.ImageTokens?.shape[0] ?? batch.PixelValues?.shape[0] ?? 0;
         if (markers != images) throw new ArgumentException($"batch has {markers} image markers but {images} images");
 
         var textEmbeds = Llm.Embed(ids.clamp_min(CachedScalars.Zero)).reshape(rows * len, -1);
@@ -99,7 +101,7 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         long perImage = 0;
         if (images > 0)
         {
-            var projected = ProjectImages(batch.PixelValues!.to(device));
+            var projected = batch.ImageTokens?.to(device) ?? ProjectImages(batch.PixelValues!.to(device));
             perImage = projected.shape[1];
             sources.Add(projected.reshape(images * perImage, -1).to(textEmbeds.dtype));
         }
@@ -170,18 +172,23 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
     {
         if (prompt.Ids.Length == 0) throw new ArgumentException("the prompt has no tokens", nameof(prompt));
         long markers = prompt.Ids.LongCount(t => t == VlmBatch.ImageMarker);
-        long given = prompt.Pixels?.shape[0] ?? 0;
+        long given = prompt.ImageCount;
         if (markers != given) throw new ArgumentException($"the prompt has {markers} image markers but {given} images", nameof(prompt));
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var ids = tensor(prompt.Ids, [1, prompt.Ids.Length]);
-        using var batch = new VlmBatch { InputIds = ids, Labels = ids.alias(), PixelValues = given > 0 ? prompt.Pixels!.alias() : null };
+        using var batch = new VlmBatch
+        {
+            InputIds = ids, Labels = ids.alias(),
+            PixelValues = given > 0 ? prompt.Pixels?.alias() : null, ImageTokens = given > 0 ? prompt.ImageTokens?.alias() : null,
+        };
         return Embed(batch).Embeds.MoveToOuterDisposeScope();
     }
 
     /// <summary>
     /// Continues a batch of prompts of any lengths and image counts at once (see <see cref="BatchGeneration"/>): all
-    /// images go through the vision tower together, the spliced rows are left-padded, each row stops on its own.
+    /// images go through the vision tower together (or come projected already, <see cref="GenerationPrompt.ImageTokens"/>),
+    /// the spliced rows are left-padded, each row stops on its own.
     /// Each row gets the tokens it gets alone.
     /// </summary>
     /// <param name="onToken">per-token hook of <see cref="BatchGeneration.Run"/>: (prompt index, id); false ends that row</param>
@@ -197,21 +204,26 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         if (width == 0) throw new ArgumentException("a prompt has no tokens");
         var ids = new long[rows * width]; // right-padded with id 0 (dropped below)
         var images = new List<Tensor>();
+        var imageTokens = new List<Tensor>();
         for (int r = 0; r < rows; r++)
         {
             var p = prompts[r];
             if (p.Ids.Length == 0) throw new ArgumentException($"prompt {r} has no tokens");
             long markers = p.Ids.LongCount(t => t == VlmBatch.ImageMarker);
-            long given = p.Pixels?.shape[0] ?? 0;
+            long given = p.ImageCount;
             if (markers != given) throw new ArgumentException($"prompt {r} has {markers} image markers but {given} images");
             p.Ids.CopyTo(ids, r * width);
-            if (p.Pixels is not null && given > 0) images.Add(p.Pixels);
+            if (given == 0) continue;
+            if (p.Pixels is not null) images.Add(p.Pixels);
+            else imageTokens.Add(p.ImageTokens!);
         }
+        // Images in marker order across rows: all as pixels or all as projected tokens.
+        if (images.Count > 0 && imageTokens.Count > 0) throw new ArgumentException("give every prompt's images as pixels or every prompt's as projected tokens, not a mix");
         var idTensor = tensor(ids, [rows, width]);
         using var batch = new VlmBatch
         {
             InputIds = idTensor, Labels = idTensor.alias(),
-            PixelValues = images.Count switch { 0 => null, 1 => images[0].alias(), _ => cat(images, 0) },
+            PixelValues = Joined(images), ImageTokens = Joined(imageTokens),
         };
         var inputs = Embed(batch);
         // Embed keeps the id padding as trailing positions: a row's real length leaves them out.
@@ -220,4 +232,6 @@ public sealed class VisionLanguageModel : nn.Module<VlmBatch, VlmOutput>
         var textIds = prompts.Select(p => (IReadOnlyList<long>)p.Ids.Where(t => t >= 0).ToArray()).ToArray();
         return BatchGeneration.Run(Llm, embeds, lengths, options, prompts.Select(p => p.Stop).ToArray(), textIds, onToken);
     }
+
+    private static Tensor? Joined(List<Tensor> parts) => parts.Count switch { 0 => null, 1 => parts[0].alias(), _ => cat(parts, 0) };
 }

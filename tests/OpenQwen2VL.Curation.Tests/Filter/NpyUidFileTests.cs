@@ -1,5 +1,5 @@
 using System.Buffers.Binary;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Tests.Shards;
 
 namespace OpenQwen2VL.Tests.Curation.Filter;

@@ -1,5 +1,6 @@
 using OpenQwen2VL.Curation.Filtering;
-using OpenQwen2VL.Curation.Scores;
+using OpenQwen2VL.Curation.ScoreTables;
+using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Tests.Shards;
 using Parquet;
 using Parquet.Schema;
@@ -63,10 +64,13 @@ public sealed class ScoreFileTests
     public void CuratesOwnScoreParquetIsReadByItsColumnName()
     {
         using var tmp = new TempDir();
-        ScoreParquetWriter.Write(tmp.File("scores/00000.parquet"), "tiny_siglip", ["a", "b"], ["x", "y"], [0.25f, -0.5f]);
-        var table = Load(["tiny_siglip_score"], out _, tmp.File("scores"));
-        Assert.Equal(0.25f, Score(table, "a", "tiny_siglip_score"));
-        Assert.Equal(-0.5f, Score(table, "b", "tiny_siglip_score"));
+        string column = CurationPipeline.ScoreColumnName("tiny_siglip");
+        var file = new ScoreFile([new ScoreColumn(column)]);
+        file.Add([new ScoringPair("k0", "a", "x"), new ScoringPair("k1", "b", "y")], new ScoredBatch([[0.25f, -0.5f]], [null]));
+        file.Write(tmp.File("scores/00000.parquet"));
+        var table = Load([column], out _, tmp.File("scores"));
+        Assert.Equal(0.25f, Score(table, "a", column));
+        Assert.Equal(-0.5f, Score(table, "b", column));
     }
 
     [Fact]

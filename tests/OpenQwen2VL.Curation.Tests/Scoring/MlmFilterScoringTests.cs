@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using OpenQwen2VL.Curation.Filtering;
 using OpenQwen2VL.Curation.Scoring;
 using OpenQwen2VL.Data.Prompts;
 using OpenQwen2VL.Data.Shards;
@@ -65,6 +64,58 @@ public sealed class MlmFilterScoringTests
         var columns = (System.Text.Json.Nodes.JsonObject)batched.Summary!["columns"]!;
         Assert.Equal(["mlm_su", "mlm_itm"], columns.Select(kv => kv.Key));
         foreach (var (_, c) in columns) Assert.Equal(5, (int)c!["scored"]! + (int)c["missing"]!);
+    }
+
+    [Fact]
+    public void MetricsScoredTogetherEqualEachAloneWithOneVisionTowerRunPerBatch()
+    {
+        using var loaded = LoadFixtureVlm();
+        int towerRuns = 0;
+        var hook = loaded.Model.VisionBackbone.register_forward_hook((_, _, output) => { towerRuns++; return output; });
+        using var dir = new TempDir();
+        var data = SyntheticDatasetGenerator.Generate(new SyntheticDatasetOptions { Seed = 5, PretrainPairs = 5, SftRecords = 0, EvalImages = 1, ImageSize = 32, SamplesPerShard = 5 });
+        var layout = SyntheticDatasetWriter.Write(data, Path.Combine(dir.Path, "synth"));
+        var shards = ShardSpec.Expand(Path.Combine(layout.PretrainDir, "00000.tar"));
+        string Score(string metrics)
+        {
+            var scorer = new MlmFilterPairScorer(loaded.Model, loaded.Tokenizer, loaded.Preprocessor, MlmFilterMetric.Parse(metrics));
+            ScoreJob.Run(scorer, new ScoreJobOptions { Shards = shards, OutputDir = Path.Combine(dir.Path, metrics), BatchSize = 2 }, []);
+            return Path.Combine(dir.Path, metrics, "00000.parquet");
+        }
+
+        string together = Score("su,itm");
+        Assert.Equal(3, towerRuns); // 5 pairs in batches of 2: one tower run per batch, not one per metric
+        hook.remove();
+        foreach (var metric in MlmFilterMetric.Parse("su,itm"))
+        {
+            string alone = Score(metric.ShortName);
+            foreach (var column in new[] { ScoreFile.UidColumn, metric.Column, metric.RawColumn })
+                Assert.Equal(ReadColumn(alone, column), ReadColumn(together, column));
+        }
+    }
+
+    /// <summary>One column's cells as text (the score columns' doubles round-trip), for bit-level comparison.</summary>
+    private static string?[] ReadColumn(string path, string column)
+    {
+        using var stream = File.OpenRead(path);
+        var reader = Parquet.ParquetReader.CreateAsync(stream).GetAwaiter().GetResult();
+        var field = reader.Schema.GetDataFields().Single(f => f.Name == column);
+        var cells = new List<string?>();
+        for (int g = 0; g < reader.RowGroupCount; g++)
+        {
+            using var group = reader.OpenRowGroupReader(g);
+            var values = new string?[group.RowCount];
+            if (field.ClrType == typeof(double))
+            {
+                var numbers = new double?[group.RowCount];
+                group.ReadAsync<double>(field, numbers.AsMemory()).GetAwaiter().GetResult();
+                values = numbers.Select(x => x is { } v ? BitConverter.DoubleToInt64Bits(v).ToString("x16") : null).ToArray();
+            }
+            else group.ReadAsync(field, values.AsMemory()).GetAwaiter().GetResult();
+            cells.AddRange(values);
+        }
+        reader.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        return cells.ToArray();
     }
 
     private static LoadedVlm LoadFixtureVlm()

@@ -82,6 +82,37 @@ public sealed class BatchGenerationTests : IDisposable
         Assert.All(new[] { 0, 1, 3 }, r => Assert.Equal(NewTokens, batched[r].Length));
     }
 
+    /// <summary>
+    /// Images given already projected (one tower run shared by several prompts) give the embeddings and tokens their
+    /// pixels give; a batch mixing the two forms, or a prompt giving both, is refused.
+    /// </summary>
+    [Fact]
+    public void ProjectedImageTokensGiveWhatTheirPixelsGive()
+    {
+        var rows = Rows();
+        using var scope = NewDisposeScope();
+        Tensor projected;
+        using (no_grad()) projected = vlm.ProjectImages(pixels.narrow(0, 0, 3));
+        var asTokens = new GenerationPrompt[]
+        {
+            rows[0], rows[1] with { Pixels = null, ImageTokens = projected.narrow(0, 0, 1) },
+            rows[2] with { Pixels = null, ImageTokens = projected.narrow(0, 1, 2) }, rows[3],
+        };
+        var options = GenerationOptions.Greedy(NewTokens);
+        Assert.Equal(vlm.Generate(rows, options), vlm.Generate(asTokens, options));
+        foreach (var row in rows.Where(r => r.Pixels is not null))
+        {
+            Tensor own;
+            using (no_grad()) own = vlm.ProjectImages(row.Pixels!);
+            Tensor fromPixels = vlm.PromptEmbeds(row), fromTokens = vlm.PromptEmbeds(row with { Pixels = null, ImageTokens = own });
+            Assert.Equal(fromPixels.shape, fromTokens.shape);
+            Assert.True(fromPixels.equal(fromTokens).all().item<bool>());
+        }
+        Assert.Throws<ArgumentException>(() => vlm.Generate([rows[1], asTokens[2]], options));
+        Assert.Throws<ArgumentException>(() => vlm.Generate([rows[1] with { ImageTokens = projected.narrow(0, 0, 1) }], options));
+        DisposeRows(rows);
+    }
+
     [Fact]
     public void CachedAndUncachedBatchedGenerationGiveTheSameTokens()
     {

@@ -1,7 +1,7 @@
 using System.Text;
 using OpenQwen2VL.Data.Formats;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// Reads a downloaded text file line by line without trusting it: a line longer than the cap is a one-line error naming

@@ -1,4 +1,4 @@
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// The score files <c>oqvl filter --scores</c> reads, by extension: Parquet (ours from <c>oqvl curate</c>, or the

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// A CSV score file: a header row naming the columns, one of them <c>uid</c>, then a row per sample. Fields may be quoted

@@ -1,7 +1,7 @@
 using System.Globalization;
-using OpenQwen2VL.Curation.Filtering;
+using OpenQwen2VL.Curation.Scoring;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>Turns a score file's cell into a score.</summary>
 public static class ScoreValue

@@ -1,4 +1,4 @@
-namespace OpenQwen2VL.Curation.Filtering;
+namespace OpenQwen2VL.Curation.Scoring;
 
 /// <summary>
 /// A PNG histogram of the filter scores (ScottPlot). With ground truth the matching and the mismatched

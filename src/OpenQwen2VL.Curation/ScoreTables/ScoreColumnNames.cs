@@ -1,4 +1,4 @@
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// The names keep expressions use for scores: <c>siglip</c>, <c>mlm_itm</c>, <c>mlm_odf</c>, <c>mlm_ctq</c>, <c>mlm_su</c>.

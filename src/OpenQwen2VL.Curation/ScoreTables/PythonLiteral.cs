@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// Parses the Python literal of a .npy header (<c>{'descr': '&lt;u8', 'fortran_order': False, 'shape': (3, 2), }</c>):

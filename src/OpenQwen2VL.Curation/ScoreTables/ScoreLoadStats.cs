@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>What reading the score files met: rows, rows without a uid, values that are no score, repeated scores.</summary>
 public sealed class ScoreLoadStats

@@ -1,4 +1,4 @@
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// Scores joined by uid: a row per 128-bit uid (<see cref="SampleUid"/>) and one float per column, NaN where a uid has no

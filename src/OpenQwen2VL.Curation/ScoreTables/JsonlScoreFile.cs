@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// A JSON-lines score file: one object per line with a <c>uid</c> (a string; a number is read as its text) and score

@@ -1,6 +1,6 @@
-using OpenQwen2VL.Curation.Filtering;
+using OpenQwen2VL.Curation.Scoring;
 
-namespace OpenQwen2VL.Tests.Curation;
+namespace OpenQwen2VL.Tests.Curation.Scoring;
 
 /// <summary>
 /// The expected values are what the reference filter's own parsing gives (Open-Qwen2VL apply_filter.py:

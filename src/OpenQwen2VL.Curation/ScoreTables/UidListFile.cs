@@ -1,4 +1,4 @@
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// A uid list for <c>in(NAME)</c>: DataComp's .npy of 128-bit uids (<see cref="NpyUidFile"/>), or text with one uid per

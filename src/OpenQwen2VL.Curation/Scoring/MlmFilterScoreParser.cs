@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using OpenQwen2VL.Data.Text;
 
-namespace OpenQwen2VL.Curation.Filtering;
+namespace OpenQwen2VL.Curation.Scoring;
 
 /// <summary>
 /// Reads an MLM-Filter rating the way the reference filter does (Open-Qwen2VL

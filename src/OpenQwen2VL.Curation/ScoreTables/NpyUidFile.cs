@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Text;
 using OpenQwen2VL.Data.Formats;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// Reads DataComp's subset files (.npy, NumPy format 1.0/2.0/3.0) of 128-bit uids: a structured array of dtype

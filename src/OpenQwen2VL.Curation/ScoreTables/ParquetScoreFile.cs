@@ -3,7 +3,7 @@ using OpenQwen2VL.Data.Formats;
 using Parquet;
 using Parquet.Schema;
 
-namespace OpenQwen2VL.Curation.Scores;
+namespace OpenQwen2VL.Curation.ScoreTables;
 
 /// <summary>
 /// A Parquet score file (Parquet.Net): a text <c>uid</c> column and score columns, top-level fields of a numeric type,
