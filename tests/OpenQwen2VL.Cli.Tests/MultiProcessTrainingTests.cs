@@ -46,18 +46,21 @@ public sealed class MultiProcessTrainingTests : IDisposable
             return file.Entries.Where(e => e.DType == "F32").Select(e => (Key: Path.GetRelativePath(final, f) + ":" + e.Name, Values: file.ReadFloat32(e.Name))).ToList();
         }).ToDictionary(x => x.Key, x => x.Values);
 
-    [Fact]
-    public void TwoRanksStoppedAndResumedEndWithTheWeightsOfOneRank()
+    /// <param name="mixture">train on a weighted mixture of two packed folders (--data A=...:3,B=...:1), whose
+    /// schedule of sources must come out the same split over ranks as on one</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TwoRanksStoppedAndResumedEndWithTheWeightsOfOneRank(bool mixture)
     {
         Assert.True((Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Any(d => File.Exists(Path.Combine(d, "mpiexec.mpich"))),
             "mpiexec.mpich is missing: apt-get install mpich libmpich-dev (.ci/run does it)");
-        Succeeds("synth", "--out", P("synth"), "--pretrain", "40", "--sft", "0", "--eval-images", "1", "--shard-size", "40");
-        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
-            "--capacity", "256", "--visual-tokens", "16");
-        Succeeds([.. Job, "--data", P("packed"), "--out", P("one")]);
-        Process([.. Job, "--data", P("packed"), "--out", P("two"), "--nproc", "2", "--stop-at", "1"]);
+        string data = PackedSynth("packed", seed: 7);
+        if (mixture) data = $"a={data}:3,b={PackedSynth("packed-b", seed: 8)}:1";
+        Succeeds([.. Job, "--data", data, "--out", P("one")]);
+        Process([.. Job, "--data", data, "--out", P("two"), "--nproc", "2", "--stop-at", "1"]);
         Assert.False(Directory.Exists(Path.Combine(P("two"), RunLayout.Final)));
-        Process([.. Job, "--data", P("packed"), "--out", P("two"), "--nproc", "2", "--resume"]);
+        Process([.. Job, "--data", data, "--out", P("two"), "--nproc", "2", "--resume"]);
 
         var one = Weights(Path.Combine(P("one"), RunLayout.Final));
         var two = Weights(Path.Combine(P("two"), RunLayout.Final));
@@ -68,6 +71,16 @@ public sealed class MultiProcessTrainingTests : IDisposable
         // The 2-rank checkpoints hold one optimizer shard per rank.
         var last = Directory.GetDirectories(Path.Combine(P("two"), RunLayout.Checkpoints)).Order().Last();
         Assert.Equal(2, Directory.GetFiles(last, "optimizer.rank*.safetensors").Length);
+    }
+
+    /// <summary>A packed folder of 40 synthetic caption pairs drawn with <paramref name="seed"/>.</summary>
+    private string PackedSynth(string name, int seed)
+    {
+        Succeeds("synth", "--out", P(name + "-synth"), "--pretrain", "40", "--sft", "0", "--eval-images", "1", "--shard-size", "40",
+            "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Succeeds("pack", "--input", P(name + "-synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P(name),
+            "--capacity", "256", "--visual-tokens", "16");
+        return P(name);
     }
 
     [DllImport("libc", SetLastError = true)]
@@ -81,10 +94,7 @@ public sealed class MultiProcessTrainingTests : IDisposable
     [Fact]
     public async Task SigtermToTheLauncherStopsBothRanksAtOneCheckpoint()
     {
-        Succeeds("synth", "--out", P("synth"), "--pretrain", "40", "--sft", "0", "--eval-images", "1", "--shard-size", "40");
-        Succeeds("pack", "--input", P("synth"), "--tokenizer", ReferenceFixtures.File("tokenizer.json"), "--out", P("packed"),
-            "--capacity", "256", "--visual-tokens", "16");
-        string[] job = [.. Job.Select(a => a == "2" ? "100000" : a), "--data", P("packed"), "--out", P("run"), "--nproc", "2"];
+        string[] job = [.. Job.Select(a => a == "2" ? "100000" : a), "--data", PackedSynth("packed", seed: 7), "--out", P("run"), "--nproc", "2"];
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oqvl.dll"));
         foreach (var a in job) start.ArgumentList.Add(a);

@@ -98,11 +98,12 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
 
     /// <summary>Whether the batch at <paramref name="index"/> (0-based, counted over the whole stream) is this rank's.</summary>
     private bool IsMine(long index) =>
-        options.BatchesPerTurn <= 0 || index / options.BatchesPerTurn % options.WorldSize == options.Rank;
+        options.TakesBatch is { } takes ? takes(index)
+        : options.BatchesPerTurn <= 0 || index / options.BatchesPerTurn % options.WorldSize == options.Rank;
 
-    /// <summary>The shards this rank reads: every world-size-th, or all of them when ranks take turns on one stream.</summary>
+    /// <summary>The shards this rank reads: every world-size-th, or all of them when ranks take batches of one stream.</summary>
     private IReadOnlyList<string> MyShards() =>
-        options.BatchesPerTurn > 0 ? shards : ShardSpec.ForRank(shards, options.Rank, options.WorldSize);
+        options.BatchesPerTurn > 0 || options.TakesBatch is not null ? shards : ShardSpec.ForRank(shards, options.Rank, options.WorldSize);
 
     /// <summary>The examples of one epoch in loader order (no images decoded).</summary>
     public IEnumerable<LoaderExample> EpochExamples(int epoch) => EpochExamples(epoch, 0, null);

@@ -31,6 +31,12 @@ public sealed record LoaderOptions
     /// global batch of every step holds the same sequences for any world size, so W ranks train as one process would.
     /// </summary>
     public int BatchesPerTurn { get; init; }
+    /// <summary>
+    /// When set, the batches (0-based over the one stream of all shards, as with <see cref="BatchesPerTurn"/>) this
+    /// loader decodes and yields, in place of the turns rule: one source of a mixture split over ranks takes the batches
+    /// that fall in its rank's turns of the mixture's stream (<see cref="MixtureBatchStream"/>). Called in stream order.
+    /// </summary>
+    public Func<long, bool>? TakesBatch { get; init; }
     /// <summary>Epochs to run; null runs forever.</summary>
     public int? Epochs { get; init; } = 1;
     /// <summary>Drop the last incomplete batch of an epoch.</summary>

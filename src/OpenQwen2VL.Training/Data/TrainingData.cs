@@ -200,7 +200,7 @@ public sealed record TrainingData
             throw new StageContractException($"sft_packing true: packs SFT conversations, but --data {Description} is {Kind.ToString().ToLowerInvariant()} data");
         var loader = new LoaderOptions
         {
-            BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, BatchesPerTurn = o.BatchesPerTurn, PadId = o.PadId,
+            BatchSize = o.MicroBatch, Seed = o.Seed, Rank = o.Rank, WorldSize = o.World, BatchesPerTurn = o.BatchesPerTurn, TakesBatch = o.TakesBatch, PadId = o.PadId,
             GroupByImageCount = Kind == TrainingDataKind.Sft ? o.GroupByImageCount : 0, ImageLimits = o.ImageLimits,
         };
         IBatchStream stream = Kind switch
@@ -210,10 +210,31 @@ public sealed record TrainingData
             TrainingDataKind.Captions => new LoaderBatchStream(Shards,
                 new CaptionShardSource(new CaptionSampleBuilder(o.Tokenizer, o.VisualTokensPerImage), o.SequenceLength - o.VisualTokensPerImage + 1), o.Preprocessor, loader),
             TrainingDataKind.Sft => new LoaderBatchStream([SftJson!], SftSource(o), o.Preprocessor, loader),
-            TrainingDataKind.Mixture => new MixtureBatchStream([.. Parts.Select(p => (p.Name, p.Weight, p.Data.OpenStream(o)))]),
+            TrainingDataKind.Mixture => OpenMixture(o),
             _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
         };
         return stream;
+    }
+
+    /// <summary>
+    /// One process reads the mixture's stream whole. Ranks taking turns split that same stream, as they do a single
+    /// source (W ranks then train as one process would): each rank takes its turns' indices of the mixture, and each
+    /// source decodes only its batches that fall there (where the schedule puts that source's k-th batch).
+    /// </summary>
+    IBatchStream OpenMixture(TrainingDataOpenOptions o)
+    {
+        if (o.World <= 1 || o.BatchesPerTurn <= 0)
+            return new MixtureBatchStream([.. Parts.Select(p => (p.Name, p.Weight, p.Data.OpenStream(o)))]);
+        if (Parts.FirstOrDefault(p => p.Data.Kind == TrainingDataKind.Synthetic) is { Name: { } synthetic })
+            throw new StageContractException($"--data: the mixture's part '{synthetic}' is synthetic:N, which cannot be split over {o.World} ranks; train it on one process");
+        bool Mine(long index) => index / o.BatchesPerTurn % o.World == o.Rank;
+        var weights = Parts.Select(p => p.Weight).ToList();
+        var sources = Parts.Select((p, i) =>
+        {
+            var schedule = new MixtureSchedule(weights);   // the source's own: its loader walks it on its producer thread
+            return (p.Name, p.Weight, p.Data.OpenStream(o with { TakesBatch = k => Mine(schedule.IndexOf(i, k)) }));
+        }).ToList();
+        return new MixtureBatchStream(sources, Mine);
     }
 
     /// <summary>The conversations, packed into sequences of the stage's length when asked (each its own segment).</summary>
@@ -241,6 +262,8 @@ public sealed record TrainingDataOpenOptions
     public int World { get; init; } = 1;
     /// <summary>Ranks take turns of this many batches on one stream (<see cref="LoaderOptions.BatchesPerTurn"/>); 0 splits shards by rank.</summary>
     public int BatchesPerTurn { get; init; }
+    /// <summary>Which batches of this data's one stream this rank takes, in place of the turns (a mixture's source: see <see cref="LoaderOptions.TakesBatch"/>).</summary>
+    public Func<long, bool>? TakesBatch { get; init; }
     /// <summary>Right padding; an id inside the model's vocabulary.</summary>
     public int PadId { get; init; }
     public int GroupByImageCount { get; init; }

@@ -82,6 +82,63 @@ public class MixtureBatchStreamTests
     }
 
     [Fact]
+    public void TheScheduleFindsEachSourcesNthBatchWhereItDrawsIt()
+    {
+        double[] weights = [0.5, 0.3, 0.2];
+        var walk = new MixtureSchedule(weights);
+        var sources = Enumerable.Range(0, 200).Select(j => walk.SourceAt(j)).ToList();   // the naive walk
+        var lookup = new MixtureSchedule(weights);
+        var rng = new Random(5);
+        for (int q = 0; q < 300; q++)   // random order: IndexOf rewinds when asked for an earlier batch
+        {
+            int i = rng.Next(3);
+            long nth = rng.Next(sources.Count(s => s == i));
+            long expected = sources.Select((s, j) => (s, j)).Where(x => x.s == i).ElementAt((int)nth).j;
+            Assert.Equal(expected, lookup.IndexOf(i, nth));
+        }
+        Assert.Equal(sources, Enumerable.Range(0, 200).Select(j => lookup.SourceAt(j)));
+    }
+
+    /// <summary>
+    /// W ranks taking turns of N batches split the mixture's one stream: each rank's mixture takes its turns' indices,
+    /// each of its sources decodes only its batches that fall there; read turn by turn, the ranks give exactly the
+    /// batches of one reader, and a rank resumed from a saved position continues with its own.
+    /// </summary>
+    [Theory]
+    [InlineData(2, 2)]
+    [InlineData(3, 1)]
+    public void RanksTakingTurnsSplitTheStreamOfOneReader(int world, int perTurn)
+    {
+        using var single = Mixture(0.7, 0.3);
+        var whole = Take(single, 36);
+        MixtureBatchStream Rank(int rank)
+        {
+            bool Mine(long index) => index / perTurn % world == rank;
+            var o = new LoaderOptions { BatchSize = 2, Threads = 1, Seed = 3, ShuffleWindow = 5, Rank = rank, WorldSize = world, BatchesPerTurn = perTurn };
+            var caption = new MixtureSchedule([0.7, 0.3]);
+            var interleaved = new MixtureSchedule([0.7, 0.3]);
+            return new MixtureBatchStream([
+                ("caption", 0.7, new LoaderBatchStream(["c0", "c1"], new NamedSource("caption", 7), Pre, o with { TakesBatch = k => Mine(caption.IndexOf(0, k)) })),
+                ("interleaved", 0.3, new LoaderBatchStream(["i0"], new NamedSource("interleaved", 4), Pre, o with { TakesBatch = k => Mine(interleaved.IndexOf(1, k)) })),
+            ], Mine);
+        }
+        var ranks = Enumerable.Range(0, world).Select(Rank).ToList();
+        var merged = new List<string>();
+        for (int j = 0; j < whole.Count; j++) merged.Add(Take(ranks[j / perTurn % world], 1)[0]);
+        Assert.Equal(whole, merged);
+
+        // Rank 1 saved after its first 4 batches and resumed gives the rest of its share.
+        using var first = Rank(1);
+        var before = Take(first, 4);
+        var saved = JsonNode.Parse(first.SavePosition().ToJsonString())!;
+        using var resumed = Rank(1);
+        resumed.RestorePosition(saved);
+        var share = Enumerable.Range(0, whole.Count).Where(j => j / perTurn % world == 1).Select(j => whole[j]).ToList();
+        Assert.Equal(share[..10], [.. before, .. Take(resumed, 6)]);
+        ranks.ForEach(r => r.Dispose());
+    }
+
+    [Fact]
     public void APositionOfAnotherMixtureIsRefused()
     {
         using var mix = Mixture(0.5, 0.5);
