@@ -229,7 +229,7 @@ public sealed class BpeTokenizer : ITextTokenizer
     /// <summary>Appends the ids of one pre-tokenized word; returns whether they came from the word cache.</summary>
     private bool EncodeWord(ReadOnlySpan<char> word, List<int> ids)
     {
-        if (_wordCacheCapacity > 0 && _wordCacheBySpan.TryGetValue(word, out var cached)) { ids.AddRange(cached); return true; }
+        if (_wordCacheCapacity > 0 && _wordCacheBySpan.TryGetValue(word, out var cached)) { ids.AddRange(cached.AsSpan()); return true; }
         int start = ids.Count;
         EncodeWordUncached(word, ids);
         if (_wordCacheCount < _wordCacheCapacity

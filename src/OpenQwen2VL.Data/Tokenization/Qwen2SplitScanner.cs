@@ -39,6 +39,19 @@ internal static class Qwen2SplitScanner
         }
     }
 
+    /// <summary>Appends each match as a slice of <paramref name="text"/> (the matches tile it: no gaps to keep).</summary>
+    public static void Split(ReadOnlyMemory<char> text, List<ReadOnlyMemory<char>> words)
+    {
+        var span = text.Span;
+        int i = 0;
+        while (i < span.Length)
+        {
+            int end = MatchEnd(span, i);
+            words.Add(text[i..end]);
+            i = end;
+        }
+    }
+
     /// <summary>End of the match that starts at <paramref name="i"/>: the first alternative that matches there.</summary>
     private static int MatchEnd(ReadOnlySpan<char> text, int i)
     {

@@ -50,6 +50,9 @@ public sealed class SplitPattern
 
     public string Pattern { get; }
 
+    /// <summary>Whether this is the Qwen2 pattern, which <see cref="Qwen2SplitScanner"/> runs.</summary>
+    internal bool IsQwen2 => _scansQwen2;
+
     /// <summary>Appends the (start, length) of each match in <paramref name="text"/>, in UTF-16 units of the original text.</summary>
     /// <exception cref="PreTokenizerTimeoutException">the regex ran longer than its match timeout on this text</exception>
     public void Matches(ReadOnlySpan<char> text, List<(int Start, int Length)> matches)

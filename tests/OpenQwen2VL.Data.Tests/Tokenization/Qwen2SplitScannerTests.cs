@@ -90,6 +90,9 @@ public class Qwen2SplitScannerTests
         Qwen2SplitScanner.Matches(text, actual);
         if (!expected.SequenceEqual(actual))
             Assert.Fail($"text {Escape(text)}: regex [{string.Join(", ", expected)}], scanner [{string.Join(", ", actual)}]");
+        var words = new List<ReadOnlyMemory<char>>();
+        Qwen2SplitScanner.Split(text.AsMemory(), words);
+        Assert.Equal(expected.Select(m => text.Substring(m.Item1, m.Item2)), words.Select(w => w.ToString()));
     }
 
     private static string Escape(string text) =>
