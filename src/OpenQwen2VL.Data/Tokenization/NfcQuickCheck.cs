@@ -4,7 +4,7 @@ namespace OpenQwen2VL.Data.Tokenization;
 
 /// <summary>
 /// Answers "is this text already in NFC?" without normalizing it: UAX #15's quick check, made conservative so that
-/// it needs no table of its own. A text is NFC when every code point is NFC_Quick_Check=Yes and the canonical
+/// it needs no Unicode data of its own. A text is NFC when every code point is NFC_Quick_Check=Yes and the canonical
 /// combining classes of adjacent non-starters do not decrease; we accept only texts whose code points are "Yes"
 /// and that have no two non-starters in a row, and send everything else (false) to the full normalization.
 /// </summary>
@@ -14,11 +14,11 @@ namespace OpenQwen2VL.Data.Tokenization;
 /// Stopwatch split at load ~8 on 2 cores: NFC 179 ns per word of the whole cached encode's 434; with this check,
 /// which accepts all 10k of those texts, 13-26 ns). ENSNormalize exposes no quick check (its tables are private).
 /// The properties come from ENSNormalize itself (the normalizer we answer for), so the check and the normalization
-/// cannot disagree on a Unicode version: once per process, every code point that decomposes is found (NFD of all
-/// code points in blocks: 0.26 s at load 8.5, on top of ENSNormalize's own first-use 0.9 s); those whose NFC is not themselves are "No", and every code point after the
-/// first in a decomposition is counted as "Maybe" (a superset of the real Maybe set: it could compose with what
-/// precedes it). Whether a code point is a non-starter (combining class &gt; 0) is found on first sight, from
-/// whether NFD reorders it around U+0316 (class 220) and U+0301 (class 230).
+/// cannot disagree on a Unicode version. Once per process every code point that decomposes is found (NFD of all code
+/// points in blocks: 0.26 s at load 8.5, on top of ENSNormalize's own first use, 0.9 s); those whose NFC is not
+/// themselves are "No", and every code point after the first in a decomposition counts as "Maybe" (a superset of the
+/// real Maybe set: it could compose with what precedes it). Whether a code point is a non-starter (combining class
+/// &gt; 0) is found on first sight, from whether NFD reorders it around U+0316 (class 220) and U+0301 (class 230).
 /// </remarks>
 internal static class NfcQuickCheck
 {
