@@ -24,7 +24,7 @@ public class NfcQuickCheckTests
     ];
 
     [Fact]
-    public void EveryBmpCodePointAloneOrAfterABaseIsNeverWronglyAccepted()
+    public void EveryBmpCodePointAloneOrNextToMarksIsNeverWronglyAccepted()
     {
         for (int c = 0x80; c <= 0xFFFF; c++)
         {
@@ -32,6 +32,8 @@ public class NfcQuickCheckTests
             string alone = ((char)c).ToString();
             AssertNeverWronglyAccepted(alone);
             AssertNeverWronglyAccepted("a" + alone + "\u0301");
+            AssertNeverWronglyAccepted(alone + "\u0316");  // a combining class above 220 taken for a starter would pass here
+            AssertNeverWronglyAccepted("\u0301" + alone);
         }
     }
 
@@ -39,7 +41,10 @@ public class NfcQuickCheckTests
     public void AstralCodePointsAreNeverWronglyAccepted()
     {
         for (int c = 0x10000; c <= 0x10FFFF; c += c is < 0x20000 or >= 0x2F800 and < 0x2FB00 ? 1 : 97)
+        {
             AssertNeverWronglyAccepted(char.ConvertFromUtf32(c));
+            AssertNeverWronglyAccepted(char.ConvertFromUtf32(c) + "\u0316");
+        }
     }
 
     [Fact]
