@@ -14,8 +14,8 @@ namespace OpenQwen2VL.Data.Tokenization;
 /// Hand-written because the split was a large part of the cached encode's time, and no library runs this pattern
 /// faster: on the tokenizer benchmark's long-tail texts (Qwen's real vocabulary, 10k texts, 423k words, 2-core
 /// machine at load 7.5-8) .NET's compiled Regex split 28.9-29.7 M tokens/s and this scanner 107-159 M (3.6-5.5x in
-/// two runs), with the same
-/// matches (Microsoft.ML.Tokenizers runs the same .NET Regex per UTF-16 unit). Facts this relies on (checked against
+/// two runs), with the same matches (Microsoft.ML.Tokenizers runs the same .NET Regex, per UTF-16 unit). Facts this
+/// relies on (checked against
 /// the regex by Qwen2SplitScannerTests over all BMP characters and random hostile texts): .NET's IgnoreCase with
 /// CultureInvariant equates the contraction letters only with their ASCII other case (not U+017F 'ſ', not U+212A
 /// Kelvin); `\s` is U+0009-U+000D, U+0085 and categories Zs, Zl, Zp (char.IsWhiteSpace); `\p{L}` and `\p{N}` are
