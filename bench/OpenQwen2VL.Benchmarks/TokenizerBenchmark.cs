@@ -88,7 +88,7 @@ public sealed class TokenizerBenchmark : IBenchmark
             ours.Encode(" " + string.Join(' ', chunk));
         }
 
-        // The pre-tokenizer alone (NFC and the split regex), to tell its share of the uncached time.
+        // The pre-tokenizer alone (NFC and the split), to tell its share of the uncached time.
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         var normalizer = TextNormalizer.FromJson(doc.RootElement.TryGetProperty("normalizer", out var n) ? n : default);
         var pre = PreTokenizer.FromJson(doc.RootElement.GetProperty("pre_tokenizer"));
