@@ -88,13 +88,20 @@ public sealed class TokenizerBenchmark : IBenchmark
             ours.Encode(" " + string.Join(' ', chunk));
         }
 
-        // The pre-tokenizer alone (NFC and the split regex), to tell its share of the uncached time.
+        // The pre-tokenizer alone (NFC and the split), to tell its share of the uncached time.
         using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
         var normalizer = TextNormalizer.FromJson(doc.RootElement.TryGetProperty("normalizer", out var n) ? n : default);
         var pre = PreTokenizer.FromJson(doc.RootElement.GetProperty("pre_tokenizer"));
         var words = new List<ReadOnlyMemory<char>>();
         long wordCount = 0;
         foreach (var t in texts) { words.Clear(); pre.Split(normalizer.Normalize(t), words); wordCount += words.Count; }
+
+        // The split alone on the normalized texts: the Qwen2 scanner against the regex it replaces (the same pattern in a
+        // group, which SplitPattern runs on .NET's Regex since only the exact Qwen2 string selects the scanner).
+        var normalized = texts.Select(normalizer.Normalize).ToArray();
+        var scanner = new SplitPattern(SplitPattern.Qwen2);
+        var regex = new SplitPattern("(?:" + SplitPattern.Qwen2 + ")");
+        var matches = new List<(int Start, int Length)>();
 
         long tokens = texts.Sum(t => (long)oursUncached.Encode(t).Length);
         int agree = texts.Count(t => oursUncached.Encode(t).SequenceEqual(rust.Encode(t).Select(x => (int)x)));
@@ -105,16 +112,20 @@ public sealed class TokenizerBenchmark : IBenchmark
             () => { foreach (var t in texts) oursUncached.Encode(t); },
             () => { foreach (var t in texts) rust.Encode(t); },
             () => { foreach (var t in texts) { words.Clear(); pre.Split(normalizer.Normalize(t), words); } },
+            () => { foreach (var t in normalized) { matches.Clear(); scanner.Matches(t, matches); } },
+            () => { foreach (var t in normalized) { matches.Clear(); regex.Matches(t, matches); } },
         ]);
         var cache = ours.WordCache.Since(before);
-        double cached = rates[0], uncached = rates[1], rustOne = rates[2], preOnly = rates[3];
+        double cached = rates[0], uncached = rates[1], rustOne = rates[2], preOnly = rates[3], scanOnly = rates[4], regexOnly = rates[5];
         const string rustName = "HF tokenizers (Rust) 1 thread";
         string workload = $"{texts.Length} texts, {wordCount} words, {tokens} tokens; Zipf s={LongTailExponent} over {source.DistinctWords} distinct words";
         yield return new BenchRow($"long tail ({workload}): ours, 1 thread, word cache", "tokens/s", cached, "tok/s", rustName, cached / rustOne);
         yield return new BenchRow($"long tail: ours, word cache ({cache.Entries} of {cache.Capacity} entries, full before timing)", "cache hit rate (words)", 100 * cache.HitRate, "%");
         yield return new BenchRow("long tail: ours, 1 thread, no word cache", "tokens/s", uncached, "tok/s", rustName, uncached / rustOne);
         yield return new BenchRow("long tail: HF tokenizers via Tokenizers.DotNet 1.4.1, 1 thread", "tokens/s", rustOne, "tok/s", "ours 1 thread, no cache", rustOne / uncached);
-        yield return new BenchRow("long tail: our pre-tokenizer alone (NFC + split regex)", "tokens/s", preOnly, "tok/s", "ours, no word cache", preOnly / uncached);
+        yield return new BenchRow("long tail: our pre-tokenizer alone (NFC + split)", "tokens/s", preOnly, "tok/s", "ours, no word cache", preOnly / uncached);
+        yield return new BenchRow("long tail: Qwen2 split scanner alone (normalized texts)", "tokens/s", scanOnly, "tok/s", "the split regex alone", scanOnly / regexOnly);
+        yield return new BenchRow("long tail: Qwen2 split regex alone (.NET Regex, compiled)", "tokens/s", regexOnly, "tok/s", "the split scanner alone", regexOnly / scanOnly);
         yield return new BenchRow("long tail: ids identical to HF tokenizers (Rust)", "texts", 100.0 * agree / texts.Length, "%");
     }
 

@@ -1,5 +1,4 @@
 using OpenQwen2VL.Data.Formats;
-using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
@@ -33,6 +32,14 @@ namespace OpenQwen2VL.Data.Tokenization;
 /// allocation per word, 0.79 M on captions (4.5x HF) and 0.56 M on long-tail texts (Zipf over 200k words: 2.2x HF);
 /// with the cache 1.4 M (8x HF) on captions, 0.80 M at a 97% hit rate on the long tail. The pre-tokenizer (NFC and
 /// the compiled split regex) alone runs at 1.9 M tokens/s there: most of the cached path's time.
+/// Since then the pre-tokenizer skips NFC for text that is NFC already (<see cref="NfcQuickCheck"/>: it was 179 of the
+/// cached path's 434 ns per long-tail word), splits with <see cref="Qwen2SplitScanner"/> instead of the regex, and the
+/// word cache is a flat <see cref="WordIdCache"/> instead of a ConcurrentDictionary. Same benchmark, full run, this
+/// version then main one after the other at load 8-13 and 6-8 on the 2 cores (ratios to HF's Rust in the same run):
+/// captions with the cache 6.5 → 23.6 M tokens/s (6.8x → 20.6x HF), without 3.0 → 6.4 M (3.1x → 5.6x); long tail with
+/// the cache (97.5% hits) 4.3 → 14.4 M (2.7x → 7.1x), without 3.1 → 3.6 M (1.9x → 1.8x: HF's own rate moved 25%
+/// between the runs); the split alone 29.7 M (regex) → 107 M (scanner). What remains of the cached long tail is mostly
+/// the 2.5% of words that miss (rare and long: 2.2 µs each in the BPE merge).
 /// </remarks>
 public sealed class BpeTokenizer : ITextTokenizer
 {
@@ -50,10 +57,8 @@ public sealed class BpeTokenizer : ITextTokenizer
     private volatile AddedVocabulary _added;
     private string? _fingerprint;
 
-    private readonly ConcurrentDictionary<string, int[]> _wordCache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, int[]>.AlternateLookup<ReadOnlySpan<char>> _wordCacheBySpan;
+    private readonly WordIdCache? _wordCache;  // null: no cache
     private readonly int _wordCacheCapacity;
-    private int _wordCacheCount;
     private long _wordCacheHits, _wordCacheMisses;
 
     private BpeTokenizer(BpeModel model, TextNormalizer normalizer, PreTokenizer preTokenizer, bool byteLevelDecoder,
@@ -67,7 +72,7 @@ public sealed class BpeTokenizer : ITextTokenizer
         _vocabById = new string?[maxId + 1];
         foreach (var (token, id) in model.Vocab) _vocabById[id] = token;
         _added = new AddedVocabulary([.. added]);
-        _wordCacheBySpan = _wordCache.GetAlternateLookup<ReadOnlySpan<char>>();
+        _wordCache = wordCacheCapacity > 0 ? new WordIdCache(wordCacheCapacity) : null;
         _wordCacheCapacity = wordCacheCapacity;
     }
 
@@ -214,7 +219,7 @@ public sealed class BpeTokenizer : ITextTokenizer
 
     /// <summary>The word cache's fill and its hits and misses so far (all threads).</summary>
     public WordCacheStatistics WordCache =>
-        new(Volatile.Read(ref _wordCacheCount), _wordCacheCapacity, Interlocked.Read(ref _wordCacheHits), Interlocked.Read(ref _wordCacheMisses));
+        new(_wordCache?.Count ?? 0, _wordCacheCapacity, Interlocked.Read(ref _wordCacheHits), Interlocked.Read(ref _wordCacheMisses));
 
     private void EncodeSegment(string segment, List<int> ids, ref int hits, ref int count)
     {
@@ -229,12 +234,12 @@ public sealed class BpeTokenizer : ITextTokenizer
     /// <summary>Appends the ids of one pre-tokenized word; returns whether they came from the word cache.</summary>
     private bool EncodeWord(ReadOnlySpan<char> word, List<int> ids)
     {
-        if (_wordCacheCapacity > 0 && _wordCacheBySpan.TryGetValue(word, out var cached)) { ids.AddRange(cached); return true; }
+        var cache = _wordCache;
+        if (cache is null) { EncodeWordUncached(word, ids); return false; }
+        if (cache.TryAppend(word, ids)) return true;
         int start = ids.Count;
         EncodeWordUncached(word, ids);
-        if (_wordCacheCount < _wordCacheCapacity
-            && _wordCache.TryAdd(word.ToString(), CollectionsMarshal.AsSpan(ids)[start..].ToArray()))
-            Interlocked.Increment(ref _wordCacheCount);
+        cache.TryAdd(word, CollectionsMarshal.AsSpan(ids)[start..]);
         return false;
     }
 

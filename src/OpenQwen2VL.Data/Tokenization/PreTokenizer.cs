@@ -74,6 +74,7 @@ public sealed class PreTokenizer
         {
             // The Qwen2 / GPT-2 layouts: one regex, isolated matches (gaps kept too, as HF does).
             var pattern = _steps[0] is SplitStep s ? s.Pattern : ((ByteLevelStep)_steps[0]).Pattern!;
+            if (pattern.IsQwen2) { Qwen2SplitScanner.Split(text.AsMemory(), words); return; }
             SplitIsolated(text.AsMemory(), pattern, removeMatches: false, words);
             return;
         }

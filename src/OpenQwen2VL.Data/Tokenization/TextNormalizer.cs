@@ -55,6 +55,8 @@ public sealed class TextNormalizer
             // Below U+0300 nothing composes (NFC) and below U+00C0 nothing decomposes: the common all-ASCII caption costs one scan.
             char firstAffected = form == NormalizationForm.FormC ? '\u0300' : form == NormalizationForm.FormD ? '\u00C0' : '\u00A0';
             if (text.AsSpan().IndexOfAnyInRange(firstAffected, '\uFFFF') < 0) continue;
+            // Most text is NFC already: the quick check answers without the allocating normalization.
+            if (form == NormalizationForm.FormC && !s_runtimeNormalizes && NfcQuickCheck.IsNormalized(text)) continue;
             text = s_runtimeNormalizes ? text.Normalize(form)
                 : form == NormalizationForm.FormC ? ENSNormalize.NF.NFC(text) : ENSNormalize.NF.NFD(text);
         }
