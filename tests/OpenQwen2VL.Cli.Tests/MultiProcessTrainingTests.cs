@@ -26,15 +26,21 @@ public sealed class MultiProcessTrainingTests : IDisposable
         "--set", "activation_checkpointing=false", "--set", "checkpoint_every=1",
     ];
 
-    /// <summary>Runs the built CLI (oqvl.dll next to the tests) as a child process, as a user would.</summary>
-    private static void Process(params string[] args)
+    /// <summary>Starts the built CLI (oqvl.dll next to the tests) as a child process, as a user would, its output read as it comes.</summary>
+    private static (Process Process, Task<string> Output, Task<string> Error) Start(string[] args)
     {
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oqvl.dll"));
         foreach (var a in args) start.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
+        var p = System.Diagnostics.Process.Start(start)!;
+        return (p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+    }
+
+    /// <summary>Runs the CLI to its end; it must succeed within 3 minutes.</summary>
+    private static void Process(params string[] args)
+    {
+        var (p, output, error) = Start(args);
+        using var _ = p;
         if (!p.WaitForExit(TimeSpan.FromMinutes(3))) { p.Kill(entireProcessTree: true); Assert.Fail($"oqvl {string.Join(' ', args)} ran over 3 minutes"); }
         Assert.True(p.ExitCode == 0, $"oqvl {string.Join(' ', args)} -> {p.ExitCode}\n{error.Result}\n{output.Result}");
     }
@@ -95,12 +101,8 @@ public sealed class MultiProcessTrainingTests : IDisposable
     public async Task SigtermToTheLauncherStopsBothRanksAtOneCheckpoint()
     {
         string[] job = [.. Job.Select(a => a == "2" ? "100000" : a), "--data", PackedSynth("packed", seed: 7), "--out", P("run"), "--nproc", "2"];
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "oqvl.dll"));
-        foreach (var a in job) start.ArgumentList.Add(a);
-        using var p = System.Diagnostics.Process.Start(start)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var error = p.StandardError.ReadToEndAsync();
+        var (p, output, error) = Start(job);
+        using var _ = p;
         string checkpoints = Path.Combine(P("run"), RunLayout.Checkpoints);
         var clock = Stopwatch.StartNew();
         while (RunLayout.ListCheckpoints(checkpoints).Count == 0 && !p.HasExited && clock.Elapsed < TimeSpan.FromMinutes(2)) await Task.Delay(100);
