@@ -14,11 +14,13 @@ public static class PackedCausalAttention
 {
     /// <summary>
     /// Shortest mean sequence length (over a batch's rows, padding runs included) at which attention runs per sequence
-    /// rather than under the dense block-diagonal mask: below it, one SDPA call per tiny sequence costs more than the
-    /// mask saves. Measured by `bench packed-attention` (fwd+bwd, 3 rows of 512 positions, 4 heads of 16, 2 cores):
-    /// see that benchmark's doc comment for the figures.
+    /// rather than under the dense block-diagonal mask: below it, one SDPA call per short sequence costs more than the
+    /// mask. `bench packed-attention` (fwd+bwd CPU-s, 3 rows of 512 positions, 4 heads of 16, 2 cores), per sequence
+    /// against the mask at sequences of 8/16/32/64/128: 0.12x/1.15x/1.49x/2.32x/2.07x at load 3, but
+    /// 0.14x/0.22x/0.42x/1.09x/1.17x at load 11 (each call's fixed cost grows with the load), so 64: it won in both.
+    /// Longer rows favour per sequence (the mask's cost grows as L², each call's fixed cost does not).
     /// </summary>
-    public const double MinMeanRunLength = 16;
+    public const double MinMeanRunLength = 64;
 
     /// <summary>Whether attention over <paramref name="segments"/> is cheaper per sequence than under the dense mask.</summary>
     public static bool RunsPerSequence(PackedSegments segments) => segments.MeanRunLength >= MinMeanRunLength;

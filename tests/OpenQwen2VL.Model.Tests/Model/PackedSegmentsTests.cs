@@ -41,7 +41,7 @@ public sealed class PackedSegmentsTests : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long[][] conversations = [[5, M, 8, 9, 10], [6, 7, M, 13, 14, 15, 16], [20, 21, 22]];
-        if (longConversations) conversations = conversations.Select(c => c.Concat(Enumerable.Range(30, 40).Select(t => (long)t)).ToArray()).ToArray();
+        if (longConversations) conversations = conversations.Select(c => c.Concat(Enumerable.Range(0, 100).Select(t => 30L + t % 60)).ToArray()).ToArray();
         // Which attention the pack takes: the spliced conversations and the padding as runs.
         var packSegments = conversations.SelectMany((c, i) => Enumerable.Repeat((long)i, (int)vlm.SplicedLength(c))).Concat([-1L, -1L]).ToArray();
         Assert.Equal(longConversations, PackedCausalAttention.RunsPerSequence(new PackedSegments(packSegments, 1, packSegments.Length)));
