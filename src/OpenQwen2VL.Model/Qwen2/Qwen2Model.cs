@@ -19,6 +19,9 @@ public sealed class Qwen2Model : nn.Module
     /// </summary>
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
 
+    /// <summary>How packed rows attend (<see cref="Forward(Tensor, PackedSegments)"/>); the same result every way.</summary>
+    public PackedAttentionChoice PackedAttention { get; set; } = PackedAttentionChoice.Measured;
+
     public Qwen2Model(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2Model))
     {
         config.Validate();
@@ -76,9 +79,8 @@ public sealed class Qwen2Model : nn.Module
 
     /// <summary>
     /// Final hidden states [B, L, D] of packed rows (training, no cache): positions restart and attention stays inside each
-    /// of the <paramref name="segments"/>, run sequence by sequence or under a dense block-diagonal mask, whichever
-    /// <see cref="PackedCausalAttention.RunsPerSequence"/> measured cheaper. Activation checkpointing applies as in the
-    /// plain forward.
+    /// of the <paramref name="segments"/>, run sequence by sequence or under a dense block-diagonal mask as
+    /// <see cref="PackedAttention"/> chooses. Activation checkpointing applies as in the plain forward.
     /// </summary>
     public Tensor Forward(Tensor inputsEmbeds, PackedSegments segments)
     {
@@ -86,7 +88,12 @@ public sealed class Qwen2Model : nn.Module
         if (inputsEmbeds.shape[0] != segments.Rows || inputsEmbeds.shape[1] != segments.Length)
             throw new ArgumentException($"segments of a [{segments.Rows}, {segments.Length}] batch for embeddings of [{inputsEmbeds.shape[0]}, {inputsEmbeds.shape[1]}]");
         var device = inputsEmbeds.device;
-        bool perSequence = PackedCausalAttention.RunsPerSequence(segments);
+        bool perSequence = PackedAttention switch
+        {
+            PackedAttentionChoice.PerSequence => true,
+            PackedAttentionChoice.DenseMask => false,
+            _ => PackedCausalAttention.RunsPerSequence(segments),
+        };
         var (cos, sin, mask) = PackedInputs(segments, perSequence, device);
         var h = inputsEmbeds;
         for (int i = 0; i < layers.Count; i++)

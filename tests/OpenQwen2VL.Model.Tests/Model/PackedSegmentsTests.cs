@@ -56,6 +56,13 @@ public sealed class PackedSegmentsTests : IDisposable
             SegmentIds = tensor(segmentIds).view(1, -1),
         };
         var packedLogits = vlm.forward(packed).Logits;
+        // Forcing either attention gives the same pack.
+        foreach (var choice in new[] { PackedAttentionChoice.PerSequence, PackedAttentionChoice.DenseMask })
+        {
+            vlm.Llm.Decoder.PackedAttention = choice;
+            TensorAssert.Close(packedLogits, vlm.forward(packed).Logits, 1e-5, choice.ToString());
+        }
+        vlm.Llm.Decoder.PackedAttention = PackedAttentionChoice.Measured;
 
         long perImage = vlm.Config.TokensPerImage, offset = 0;
         int image = 0;
