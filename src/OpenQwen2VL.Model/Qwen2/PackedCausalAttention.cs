@@ -16,11 +16,11 @@ public static class PackedCausalAttention
     /// Shortest mean sequence length (over a batch's rows, padding runs included) at which attention runs per sequence
     /// rather than under the dense block-diagonal mask: below it, one SDPA call per short sequence costs more than the
     /// mask. `bench packed-attention` (fwd+bwd CPU-s, 3 rows of 512 positions, 4 heads of 16, 2 cores), per sequence
-    /// against the mask at sequences of 8/16/32/64/128: 0.12x/1.15x/1.49x/2.32x/2.07x at load 3, but
-    /// 0.14x/0.22x/0.42x/1.09x/1.17x at load 11 (each call's fixed cost grows with the load), so 64: it won in both.
-    /// Longer rows favour per sequence (the mask's cost grows as L², each call's fixed cost does not).
+    /// against the mask at sequences of 8/16/32/64/128/512: 0.73x/1.12x/2.22x/2.79x/2.40x/0.95x at load 2, but
+    /// 0.14x/0.22x/0.42x/1.09x/1.17x/0.98x at load 11 (each call's fixed cost grows when the cores are oversubscribed):
+    /// 32 wins clearly on a machine that is not. Longer rows favour per sequence (the mask's cost grows as L²).
     /// </summary>
-    public const double MinMeanRunLength = 64;
+    public const double MinMeanRunLength = 32;
 
     /// <summary>Whether attention over <paramref name="segments"/> is cheaper per sequence than under the dense mask.</summary>
     public static bool RunsPerSequence(PackedSegments segments) => segments.MeanRunLength >= MinMeanRunLength;
