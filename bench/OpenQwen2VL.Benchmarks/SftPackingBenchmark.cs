@@ -22,9 +22,9 @@ namespace OpenQwen2VL.Benchmarks;
 /// (about the unpacked step's positions). Tokens/s counts real (non-padding) positions, the same in all; the padding
 /// fraction is of all positions the model computed. The mean loss over the epoch is reported for each: packing must not
 /// change it. Batches are read and decoded before the clock starts, so only the model's step is timed.
-/// At load 1.7 (2 cores), per CPU-second against unpacked: dense mask 0.67x, per sequence 0.83x (1.25x the mask),
-/// 5 packs 0.89x: packing saves little padding on these image-grouped conversations (9.6% to 6.6%) and each step has a
-/// fixed cost, so it still does not pay here.
+/// Two runs at load 1.7 and 2.3 (2 cores), per CPU-second against unpacked: dense mask 0.67x/0.66x, per sequence
+/// 0.83x/0.86x (1.25x/1.29x the mask), 5 packs 0.89x/1.03x: packing saves little padding on these image-grouped
+/// conversations (9.6% to 6.6%) and each step has a fixed cost, so it pays at most with as many positions per step.
 /// </summary>
 public sealed class SftPackingBenchmark : IBenchmark
 {
