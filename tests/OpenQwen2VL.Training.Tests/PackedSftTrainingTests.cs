@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using OpenQwen2VL.Data.Manifests;
+using OpenQwen2VL.Model.Qwen2;
 using OpenQwen2VL.Model.Vlm;
 using OpenQwen2VL.Tests.Images;
 using OpenQwen2VL.Tests.Shards;
@@ -41,8 +42,11 @@ public sealed class PackedSftTrainingTests : IDisposable
         return $"sft:{json},{img}";
     }
 
-    /// <summary>The mean loss and the gradients of the first micro-batch of <paramref name="spec"/>, packed or not.</summary>
-    private static (double Loss, Dictionary<string, float[]> Grads, VlmBatch Batch) LossAndGrads(string spec, bool pack, int micro, bool checkpointed)
+    /// <summary>
+    /// The mean loss and the gradients of the first micro-batch of <paramref name="spec"/>, packed or not, and whether its
+    /// packed attention ran per sequence (null: not packed).
+    /// </summary>
+    private static (double Loss, Dictionary<string, float[]> Grads, VlmBatch Batch, bool? PerSequence) LossAndGrads(string spec, bool pack, int micro, bool checkpointed)
     {
         using var loaded = VlmLoader.Load(ModelPresets.Source(ModelPreset.Tiny, TokenizerPath), new VlmLoadSettings { Seed = 4, VisualTokens = 16 });
         var model = new VlmTrainableModel(loaded.Model);
@@ -55,20 +59,25 @@ public sealed class PackedSftTrainingTests : IDisposable
         });
         var batch = source.Next();
         using var scope = NewDisposeScope();
+        bool? perSequence;
+        using (var inputs = model.Vlm.Embed(batch))
+            perSequence = inputs.Segments is null ? null : PackedCausalAttention.RunsPerSequence(inputs.Segments);
         var (sum, count) = model.Forward(batch);
         var loss = sum / count;
         loss.backward();
         var grads = model.Parameters().Where(p => p.Parameter.requires_grad).ToDictionary(p => p.Key, p => p.Parameter.grad!.data<float>().ToArray());
-        return (loss.item<float>(), grads, batch);
+        return (loss.item<float>(), grads, batch, perSequence);
     }
 
     [Fact]
     public void APackedBatchGivesTheLossAndGradientsOfItsConversationsUnpacked()
     {
         string spec = WriteSft(5);
-        var (unpackedLoss, unpackedGrads, unpacked) = LossAndGrads(spec, pack: false, micro: 5, checkpointed: false);
-        // Packed and activation-checkpointed (the layer closure rebuilds positions and mask in backward).
-        var (packedLoss, packedGrads, packed) = LossAndGrads(spec, pack: true, micro: 1, checkpointed: true);
+        var (unpackedLoss, unpackedGrads, unpacked, _) = LossAndGrads(spec, pack: false, micro: 5, checkpointed: false);
+        // Packed and activation-checkpointed (the layer closure rebuilds positions and mask or segments in backward).
+        var (packedLoss, packedGrads, packed, packedPerSequence) = LossAndGrads(spec, pack: true, micro: 1, checkpointed: true);
+        // These conversations are long enough for attention per sequence (the dense mask is checked against it directly).
+        Assert.True(packedPerSequence);
         using (unpacked)
         using (packed)
         {

@@ -21,10 +21,22 @@ public sealed class PackedSegments
         Rows = rows;
         Length = length;
         var positions = new long[segmentIds.LongLength];
+        var runLengths = new long[rows][];
+        var row = new List<long>();
         for (long b = 0; b < rows; b++)
+        {
+            row.Clear();
+            long runStart = 0;
             for (long t = 1, o = b * length + 1; t < length; t++, o++)
+            {
                 positions[o] = segmentIds[o] == segmentIds[o - 1] ? positions[o - 1] + 1 : 0;
+                if (positions[o] == 0) { row.Add(t - runStart); runStart = t; }
+            }
+            if (length > 0) row.Add(length - runStart);
+            runLengths[b] = row.ToArray();
+        }
         HostPositions = positions;
+        RunLengths = runLengths;
     }
 
     public long[] SegmentIds { get; }
@@ -33,6 +45,12 @@ public sealed class PackedSegments
 
     /// <summary>Row-major [rows, length] position of every token inside its sequence (0 at each sequence's first token).</summary>
     public long[] HostPositions { get; }
+
+    /// <summary>Per row, the lengths of its sequences (contiguous runs of one id, padding included) in order; they sum to the length.</summary>
+    public long[][] RunLengths { get; }
+
+    /// <summary>Mean length of a sequence over all rows (padding runs count as sequences).</summary>
+    public double MeanRunLength => (double)SegmentIds.LongLength / Math.Max(1, RunLengths.Sum(r => r.LongLength));
 
     /// <summary>int64 [B, L] rotary positions, restarting at 0 at every sequence.</summary>
     public Tensor Positions(Device device) => tensor(HostPositions, [Rows, Length], device: device);

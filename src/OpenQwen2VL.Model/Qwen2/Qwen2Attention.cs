@@ -38,8 +38,12 @@ public sealed class Qwen2Attention : nn.Module
     /// <param name="layerIndex">slot of this layer in <paramref name="cache"/></param>
     /// <param name="attentionMask">bool [B, 1, L, K] (true: may attend) over the K = cached + new keys, for batches with
     /// padding; null: plain causal attention over every key</param>
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null)
+    /// <param name="segments">packed rows (no cache, no mask): causal attention inside each of their sequences</param>
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null,
+        PackedSegments? segments = null)
     {
+        if (segments is not null && (cache is not null || attentionMask is not null))
+            throw new ArgumentException("packed segments take neither a cache nor a mask");
         using var scope = NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];
         var q = q_proj.forward(x).view(b, l, numHeads, headDim).transpose(1, 2);
@@ -57,7 +61,9 @@ public sealed class Qwen2Attention : nn.Module
         }
 
         Tensor attended;
-        if (attentionMask is not null)
+        if (segments is not null)
+            attended = PackedCausalAttention.Attend(q, k, v, segments);
+        else if (attentionMask is not null)
             attended = nn.functional.scaled_dot_product_attention(q, k, v, attentionMask, 0.0, false);
         else if (past == 0)
             attended = nn.functional.scaled_dot_product_attention(q, k, v, null, 0.0, true);

@@ -20,11 +20,12 @@ public sealed class Qwen2DecoderLayer : nn.Module
         RegisterComponents();
     }
 
-    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null)
+    public Tensor Forward(Tensor x, Tensor cos, Tensor sin, IKeyValueCache? cache, int layerIndex, Tensor? attentionMask = null,
+        PackedSegments? segments = null)
     {
         using var scope = NewDisposeScope();
         // add(…, One): the `+` operator fills in a temporary alpha Scalar that can be finalised mid-op (see CachedScalars).
-        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex, attentionMask), CachedScalars.One);
+        var h = x.add(self_attn.Forward(input_layernorm.forward(x), cos, sin, cache, layerIndex, attentionMask, segments), CachedScalars.One);
         h = h.add(mlp.forward(post_attention_layernorm.forward(h)), CachedScalars.One);
         return h.MoveToOuterDisposeScope();
     }

@@ -19,6 +19,9 @@ public sealed class Qwen2Model : nn.Module
     /// </summary>
     public Func<Func<Tensor, Tensor>, Tensor, Tensor>? LayerCheckpoint { get; set; }
 
+    /// <summary>How packed rows attend (<see cref="Forward(Tensor, PackedSegments)"/>); the same result every way.</summary>
+    public PackedAttentionChoice PackedAttention { get; set; } = PackedAttentionChoice.Measured;
+
     public Qwen2Model(Qwen2Config config, ScalarType? dtype = null) : base(nameof(Qwen2Model))
     {
         config.Validate();
@@ -76,7 +79,8 @@ public sealed class Qwen2Model : nn.Module
 
     /// <summary>
     /// Final hidden states [B, L, D] of packed rows (training, no cache): positions restart and attention stays inside each
-    /// of the <paramref name="segments"/>. Activation checkpointing applies as in the plain forward.
+    /// of the <paramref name="segments"/>, run sequence by sequence or under a dense block-diagonal mask as
+    /// <see cref="PackedAttention"/> chooses. Activation checkpointing applies as in the plain forward.
     /// </summary>
     public Tensor Forward(Tensor inputsEmbeds, PackedSegments segments)
     {
@@ -84,7 +88,13 @@ public sealed class Qwen2Model : nn.Module
         if (inputsEmbeds.shape[0] != segments.Rows || inputsEmbeds.shape[1] != segments.Length)
             throw new ArgumentException($"segments of a [{segments.Rows}, {segments.Length}] batch for embeddings of [{inputsEmbeds.shape[0]}, {inputsEmbeds.shape[1]}]");
         var device = inputsEmbeds.device;
-        var (cos, sin, mask) = PackedInputs(segments, device);
+        bool perSequence = PackedAttention switch
+        {
+            PackedAttentionChoice.PerSequence => true,
+            PackedAttentionChoice.DenseMask => false,
+            _ => PackedCausalAttention.RunsPerSequence(segments),
+        };
+        var (cos, sin, mask) = PackedInputs(segments, perSequence, device);
         var h = inputsEmbeds;
         for (int i = 0; i < layers.Count; i++)
         {
@@ -96,21 +106,22 @@ public sealed class Qwen2Model : nn.Module
                 h = checkpoint(x =>
                 {
                     using var inner = NewDisposeScope();
-                    var (c, s, m) = PackedInputs(segments, device);
-                    return layer.Forward(x, c, s, null, index, m).MoveToOuterDisposeScope();
+                    var (c, s, m) = PackedInputs(segments, perSequence, device);
+                    return layer.Forward(x, c, s, null, index, m, perSequence ? segments : null).MoveToOuterDisposeScope();
                 }, h);
             }
             else
-                h = layer.Forward(h, cos, sin, null, index, mask);
+                h = layer.Forward(h, cos, sin, null, index, mask, perSequence ? segments : null);
         }
         return norm.forward(h).MoveToOuterDisposeScope();
     }
 
-    private (Tensor Cos, Tensor Sin, Tensor Mask) PackedInputs(PackedSegments segments, Device device)
+    /// <summary>Rotary tables of the packed positions, and the dense mask unless attention runs per sequence.</summary>
+    private (Tensor Cos, Tensor Sin, Tensor? Mask) PackedInputs(PackedSegments segments, bool perSequence, Device device)
     {
         using var scope = NewDisposeScope();
         var (cos, sin) = Qwen2RotaryEmbedding.CosSin(segments.Positions(device), Config.HeadDim, Config.RopeTheta);
-        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope(), segments.AttentionMask(device).MoveToOuterDisposeScope());
+        return (cos.MoveToOuterDisposeScope(), sin.MoveToOuterDisposeScope(), perSequence ? null : segments.AttentionMask(device).MoveToOuterDisposeScope());
     }
 
     /// <summary>

@@ -32,12 +32,19 @@ public sealed class PackedSegmentsTests : IDisposable
                     Assert.Equal(s <= t && ids[b * 6 + s] == ids[b * 6 + t] ? 1L : 0L, mask[(b * 6 + t) * 6 + s]);
     }
 
-    [Fact]
-    public void EveryConversationInAPackGetsTheLogitsItGetsAlone()
+    /// <param name="longConversations">conversations long enough for attention per sequence, else short enough for the dense mask</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void EveryConversationInAPackGetsTheLogitsItGetsAlone(bool longConversations)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long[][] conversations = [[5, M, 8, 9, 10], [6, 7, M, 13, 14, 15, 16], [20, 21, 22]];
+        if (longConversations) conversations = conversations.Select(c => c.Concat(Enumerable.Range(0, 100).Select(t => 30L + t % 60)).ToArray()).ToArray();
+        // Which attention the pack takes: the spliced conversations and the padding as runs.
+        var packSegments = conversations.SelectMany((c, i) => Enumerable.Repeat((long)i, (int)vlm.SplicedLength(c))).Concat([-1L, -1L]).ToArray();
+        Assert.Equal(longConversations, PackedCausalAttention.RunsPerSequence(new PackedSegments(packSegments, 1, packSegments.Length)));
         var images = RandomImages(2);
         // The pack: the three one after another, then two ids of padding (a segment of their own).
         var packedIds = conversations.SelectMany(c => c).Concat([0L, 0L]).ToArray();
@@ -49,6 +56,13 @@ public sealed class PackedSegmentsTests : IDisposable
             SegmentIds = tensor(segmentIds).view(1, -1),
         };
         var packedLogits = vlm.forward(packed).Logits;
+        // Forcing either attention gives the same pack.
+        foreach (var choice in new[] { PackedAttentionChoice.PerSequence, PackedAttentionChoice.DenseMask })
+        {
+            vlm.Llm.Decoder.PackedAttention = choice;
+            TensorAssert.Close(packedLogits, vlm.forward(packed).Logits, 1e-5, choice.ToString());
+        }
+        vlm.Llm.Decoder.PackedAttention = PackedAttentionChoice.Measured;
 
         long perImage = vlm.Config.TokensPerImage, offset = 0;
         int image = 0;
