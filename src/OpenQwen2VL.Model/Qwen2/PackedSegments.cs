@@ -5,7 +5,7 @@ namespace OpenQwen2VL.Model.Qwen2;
 
 /// <summary>
 /// Several sequences packed into each row of a [B, L] batch (packed SFT), kept host-side as a segment id per token:
-/// contiguous runs of one id are one sequence. Each sequence's rotary positions restart at 0 and its tokens attend only
+/// contiguous runs of one id are one sequence (two runs sharing an id are two). Each sequence's rotary positions restart at 0 and its tokens attend only
 /// to earlier tokens of the same sequence (a block-diagonal causal mask), so a pack computes what its sequences would
 /// one by one. Padding is a segment of its own (any id its neighbours do not use, e.g. -1): it attends to itself, so no
 /// softmax row is empty. Plain values only, so an activation-checkpointed layer can rebuild the tensors in backward.
@@ -55,11 +55,16 @@ public sealed class PackedSegments
     /// <summary>int64 [B, L] rotary positions, restarting at 0 at every sequence.</summary>
     public Tensor Positions(Device device) => tensor(HostPositions, [Rows, Length], device: device);
 
-    /// <summary>bool [B, 1, L, L], true where query t may attend to key s: s ≤ t in the same segment.</summary>
+    /// <summary>
+    /// bool [B, 1, L, L], true where query t may attend to key s: s ≤ t in the same sequence. Sequences are runs, as for
+    /// the positions and the per-sequence path: two runs that happen to share an id stay apart.
+    /// </summary>
     public Tensor AttentionMask(Device device)
     {
         using var scope = NewDisposeScope();
-        var ids = tensor(SegmentIds, [Rows, Length], device: device);
+        var runs = new long[HostPositions.LongLength];
+        for (long o = 0, run = -1; o < runs.LongLength; o++) runs[o] = HostPositions[o] == 0 ? ++run : run;
+        var ids = tensor(runs, [Rows, Length], device: device);
         var same = ids.unsqueeze(2).eq(ids.unsqueeze(1));
         var causal = ones(Length, Length, dtype: ScalarType.Bool, device: device).tril();
         return same.logical_and(causal).unsqueeze(1).MoveToOuterDisposeScope();

@@ -21,15 +21,19 @@ public sealed class PackedSegmentsTests : IDisposable
     public void PositionsRestartAtEverySegmentAndTheMaskIsBlockDiagonalCausal()
     {
         using var scope = NewDisposeScope();
-        var segments = new PackedSegments([0, 0, 1, 1, 1, -1, /* row 2 */ 0, 0, 0, 0, 0, 0], rows: 2, length: 6);
-        Assert.Equal(new long[] { 0, 1, 0, 1, 2, 0, 0, 1, 2, 3, 4, 5 }, segments.HostPositions);
+        // Row 3 reuses id 0 for a second run: runs are the sequences, so it must not see the first.
+        var segments = new PackedSegments([0, 0, 1, 1, 1, -1, /* row 2 */ 0, 0, 0, 0, 0, 0, /* row 3 */ 0, 0, 1, 0, 0, 0], rows: 3, length: 6);
+        Assert.Equal(new long[] { 0, 1, 0, 1, 2, 0, 0, 1, 2, 3, 4, 5, 0, 1, 0, 0, 1, 2 }, segments.HostPositions);
         var mask = segments.AttentionMask(CPU).to(ScalarType.Int64).data<long>().ToArray();
-        // Naive: query t sees key s when s <= t and both carry the same segment id.
+        // Naive: query t sees key s when s <= t and no id changes between them.
         long[] ids = segments.SegmentIds;
-        for (int b = 0; b < 2; b++)
+        for (int b = 0; b < 3; b++)
             for (int t = 0; t < 6; t++)
                 for (int s = 0; s < 6; s++)
-                    Assert.Equal(s <= t && ids[b * 6 + s] == ids[b * 6 + t] ? 1L : 0L, mask[(b * 6 + t) * 6 + s]);
+                {
+                    bool oneRun = s <= t && Enumerable.Range(s, t - s + 1).All(k => ids[b * 6 + k] == ids[b * 6 + s]);
+                    Assert.Equal(oneRun ? 1L : 0L, mask[(b * 6 + t) * 6 + s]);
+                }
     }
 
     /// <param name="longConversations">conversations long enough for attention per sequence, else short enough for the dense mask</param>
