@@ -4,7 +4,9 @@ namespace OpenQwen2VL.Data.Shards;
 
 /// <summary>
 /// Writes samples into a numbered series of shards (<c>DIR/{0:D5}.tar</c> by default), starting a new
-/// shard every <c>maxSamplesPerShard</c> samples. Each shard is published atomically when it is full.
+/// shard every <c>maxSamplesPerShard</c> samples. Each shard is published atomically when it is full. A sample whose
+/// key equals the one written just before it also starts a new shard: in a tar, a sample is a run of members of one key,
+/// so the two would merge into one in any WebDataset reader (inputs from two sources can repeat keys).
 /// </summary>
 public sealed class ShardedWebDatasetWriter : IDisposable
 {
@@ -14,6 +16,7 @@ public sealed class ShardedWebDatasetWriter : IDisposable
     private readonly Func<int, IReadOnlyDictionary<string, ReadOnlyMemory<byte>>?>? _shardPreamble;
     private readonly List<string> _completed = [];
     private WebDatasetWriter? _current;
+    private string? _lastKey;
     private bool _disposed;
 
     /// <param name="pattern">composite format for the shard file name, given the shard index</param>
@@ -38,6 +41,7 @@ public sealed class ShardedWebDatasetWriter : IDisposable
     public void Write(string key, IReadOnlyDictionary<string, ReadOnlyMemory<byte>> members)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_current is not null && key == _lastKey) CompleteCurrent();
         if (_current is null)
         {
             int index = _completed.Count;
@@ -46,6 +50,7 @@ public sealed class ShardedWebDatasetWriter : IDisposable
             if (_shardPreamble?.Invoke(index) is { } preamble) _current.Write("__header__", preamble);
         }
         _current.Write(key, members);
+        _lastKey = key;
         SamplesPerShard[^1]++;
         SampleCount++;
         if (SamplesPerShard[^1] >= _maxSamplesPerShard) CompleteCurrent();

@@ -14,6 +14,23 @@ public class WebDatasetRoundTripTests
         ["json"] = Encoding.UTF8.GetBytes($"{{\"uid\":\"u{i}\"}}"),
     };
 
+    /// <summary>
+    /// Samples from two sources may repeat a key (both numbered from 0): written one after the other into one tar they
+    /// would read back as one sample, so the sharded writer starts a new shard there and every sample comes back whole.
+    /// </summary>
+    [Fact]
+    public void ARepeatedKeyNextToItselfStartsANewShardAndNoSampleMerges()
+    {
+        using var dir = new TempDir();
+        string[] keys = ["000000000", "000000001", "000000001", "000000002", "000000002", "000000002", "000000003"];
+        using (var w = new ShardedWebDatasetWriter(dir.Path, maxSamplesPerShard: 10))
+            for (int i = 0; i < keys.Length; i++) w.Write(keys[i], Sample(i, 50 + i));
+        var read = Directory.GetFiles(dir.Path, "*.tar").Order().SelectMany(f => WebDatasetReader.Read(f)).ToList();
+        Assert.Equal(keys, read.Select(r => r.Key));
+        for (int i = 0; i < keys.Length; i++) Assert.Equal(Sample(i, 50 + i)["jpg"].ToArray(), read[i].Members["jpg"]);
+        Assert.Equal(4, Directory.GetFiles(dir.Path, "*.tar").Length);
+    }
+
     [Fact]
     public void WriteThenReadGivesTheSameSamples()
     {
