@@ -8,7 +8,7 @@ using OpenQwen2VL.Data.Shards;
 using OpenQwen2VL.Synthetic;
 using OpenQwen2VL.Tests.Shards;
 
-namespace OpenQwen2VL.Tests.Curation.Filter;
+namespace OpenQwen2VL.Tests.Curation.Resharding;
 
 public sealed class ScoreFilterPipelineTests
 {

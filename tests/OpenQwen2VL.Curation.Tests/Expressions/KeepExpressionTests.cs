@@ -1,6 +1,6 @@
 using OpenQwen2VL.Curation.Expressions;
 
-namespace OpenQwen2VL.Tests.Curation.Filter;
+namespace OpenQwen2VL.Tests.Curation.Expressions;
 
 public sealed class KeepExpressionTests
 {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using OpenQwen2VL.Curation.ScoreTables;
 using OpenQwen2VL.Tests.Shards;
 
-namespace OpenQwen2VL.Tests.Curation.Filter;
+namespace OpenQwen2VL.Tests.Curation.ScoreTables;
 
 /// <summary>DataComp subset files written by the NumPy format specification (<see cref="CraftedNpy"/>), then read back.</summary>
 public sealed class NpyUidFileTests

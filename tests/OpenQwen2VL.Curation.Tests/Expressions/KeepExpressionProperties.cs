@@ -2,7 +2,7 @@ using System.Globalization;
 using CsCheck;
 using OpenQwen2VL.Curation.Expressions;
 
-namespace OpenQwen2VL.Tests.Curation.Filter;
+namespace OpenQwen2VL.Tests.Curation.Expressions;
 
 /// <summary>
 /// Random keep expressions, written as text with the fewest parentheses precedence needs (plus some redundant ones),

@@ -5,9 +5,9 @@ using OpenQwen2VL.Tests.Shards;
 using Parquet;
 using Parquet.Schema;
 
-namespace OpenQwen2VL.Tests.Curation.Filter;
+namespace OpenQwen2VL.Tests.Curation.ScoreTables;
 
-public sealed class ScoreFileTests
+public sealed class ScoreFilesTests
 {
     private static ScoreTable Load(IReadOnlyList<string> columns, out ScoreLoadStats stats, params string[] files)
     {
