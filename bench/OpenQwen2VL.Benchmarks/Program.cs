@@ -19,7 +19,8 @@ public static class Program
         if (names.Count == 0 || names.Contains("list"))
         {
             Console.WriteLine("usage: bench [--quick] NAME... | all");
-            foreach (var b in all) Console.WriteLine($"  {b.Name,-14} {b.Description}");
+            int width = all.Max(b => b.Name.Length);
+            foreach (var b in all) Console.WriteLine($"  {b.Name.PadRight(width)} {b.Description}");
             return names.Count == 0 ? 2 : 0;
         }
         var chosen = names.Contains("all") ? all : all.Where(b => names.Contains(b.Name)).ToList();
