@@ -43,7 +43,7 @@ public static class MpiLauncher
         return rest;
     }
 
-    /// <summary>Runs <paramref name="args"/> (this program's arguments, --nproc removed) as <paramref name="ranks"/> ranks; returns mpiexec's exit code.</summary>
+    /// <summary>Runs <paramref name="args"/> (this program's arguments, --nproc removed) as <paramref name="ranks"/> ranks; returns mpiexec's exit code, or 128 + the signal passed on to it (130, 143).</summary>
     public static int Run(int ranks, IReadOnlyList<string> args, TextWriter error)
     {
         var start = new ProcessStartInfo(FindMpiexec()) { UseShellExecute = false };
@@ -52,17 +52,25 @@ public static class MpiLauncher
         foreach (var a in ThisProgram()) start.ArgumentList.Add(a);
         foreach (var a in args) start.ArgumentList.Add(a);
         using var process = Process.Start(start) ?? throw new CliUserException($"--nproc: could not start {start.FileName}");
+        PosixSignal? forwarded = null;
         void Forward(PosixSignalContext c)
         {
             c.Cancel = true;
+            forwarded ??= c.Signal;
             try { kill(process.Id, c.Signal == PosixSignal.SIGINT ? 2 : 15); } catch (InvalidOperationException) { }
         }
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Forward);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Forward);
         process.WaitForExit();
         if (process.ExitCode != 0 && process.ExitCode is not (130 or 143))
+        {
             error.WriteLine($"oqvl: the {ranks}-rank job failed (mpiexec exit code {process.ExitCode}); see the failing rank's line or mpiexec's report above");
-        return process.ExitCode;
+            return process.ExitCode;
+        }
+        // The ranks vote to stop, so a rank the signal had not reached yet ends cleanly with 0, and mpiexec may report
+        // that code: the job was still ended by the signal passed on here, and a scheduler must see it as a single
+        // process's run would report it.
+        return forwarded is { } signal ? Commands.TrainCommand.InterruptedExitCode(signal) : process.ExitCode;
     }
 
     [DllImport("libc", SetLastError = true)]
