@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 using OpenQwen2VL.Training.Distributed.Mpi;
+using OpenQwen2VL.Training.Memory;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -81,10 +82,10 @@ public sealed class MpiCollective : ICollective, IDisposable
             using var _ = no_grad();
             var fp32 = tensors.Where(t => t.dtype == ScalarType.Float32).ToList();
             Bucketed(fp32, (buffer, count) => Start("all-reduce", (out int r) =>
-                MpichAbi.MPI_Iallreduce(MpichAbi.InPlace, Pointer(buffer), count, MpichAbi.Float, MpichAbi.OpSum, MpichAbi.CommWorld, out r)));
+                MpichAbi.MPI_Iallreduce(MpichAbi.InPlace, CpuTensorPointer.Of(buffer), count, MpichAbi.Float, MpichAbi.OpSum, MpichAbi.CommWorld, out r)));
             foreach (var t in tensors.Where(t => t.dtype != ScalarType.Float32))
                 Whole(t, host => Start("all-reduce", (out int r) =>
-                    MpichAbi.MPI_Iallreduce(MpichAbi.InPlace, Pointer(host), checked((int)host.numel()), Datatype(host.dtype), MpichAbi.OpSum, MpichAbi.CommWorld, out r)));
+                    MpichAbi.MPI_Iallreduce(MpichAbi.InPlace, CpuTensorPointer.Of(host), checked((int)host.numel()), Datatype(host.dtype), MpichAbi.OpSum, MpichAbi.CommWorld, out r)));
         }
         finally { _communication.Stop(); }
     }
@@ -96,10 +97,10 @@ public sealed class MpiCollective : ICollective, IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         Bucketed(tensors.Where(t => t.dtype == ScalarType.Float32).ToList(), (buffer, count) => Start("broadcast", (out int r) =>
-            MpichAbi.MPI_Ibcast(Pointer(buffer), count, MpichAbi.Float, root, MpichAbi.CommWorld, out r)));
+            MpichAbi.MPI_Ibcast(CpuTensorPointer.Of(buffer), count, MpichAbi.Float, root, MpichAbi.CommWorld, out r)));
         foreach (var t in tensors.Where(t => t.dtype != ScalarType.Float32))
             Whole(t, host => Start("broadcast", (out int r) =>
-                MpichAbi.MPI_Ibcast(Pointer(host), checked((int)(host.numel() * host.ElementSize)), MpichAbi.Byte, root, MpichAbi.CommWorld, out r)));
+                MpichAbi.MPI_Ibcast(CpuTensorPointer.Of(host), checked((int)(host.numel() * host.ElementSize)), MpichAbi.Byte, root, MpichAbi.CommWorld, out r)));
     }
 
     public void AllGather(Tensor local, Tensor gathered)
@@ -113,8 +114,8 @@ public sealed class MpiCollective : ICollective, IDisposable
             using var _ = no_grad();
             var send = HostContiguous(local);
             var receive = HostContiguous(gathered);
-            Wait(Start("all-gather", (out int r) => MpichAbi.MPI_Iallgather(Pointer(send), checked((int)send.numel()), MpichAbi.Float,
-                Pointer(receive), checked((int)send.numel()), MpichAbi.Float, MpichAbi.CommWorld, out r)), "all-gather");
+            Wait(Start("all-gather", (out int r) => MpichAbi.MPI_Iallgather(CpuTensorPointer.Of(send), checked((int)send.numel()), MpichAbi.Float,
+                CpuTensorPointer.Of(receive), checked((int)send.numel()), MpichAbi.Float, MpichAbi.CommWorld, out r)), "all-gather");
             if (!ReferenceEquals(receive, gathered)) gathered.copy_(receive.view(gathered.shape));
         }
         finally { _communication.Stop(); }
@@ -240,12 +241,6 @@ public sealed class MpiCollective : ICollective, IDisposable
         ScalarType.Int64 => MpichAbi.Int64,
         _ => throw new ArgumentException($"no MPI sum for {type}"),
     };
-
-    /// <summary>The data pointer of a contiguous CPU tensor (libtorch memory: it does not move).</summary>
-    static unsafe IntPtr Pointer(Tensor t)
-    {
-        fixed (byte* p = t.bytes) return (IntPtr)p;
-    }
 
     static void WithPinned<T>(T[] array, Action<IntPtr> use) where T : unmanaged
     {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using OpenQwen2VL.Training.Memory;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -43,7 +44,7 @@ internal static unsafe class FusedCpuAdamW
         // Pointers are taken once: libtorch memory does not move, and the tensors outlive the step.
         var pointers = new (IntPtr P, IntPtr G, IntPtr M, IntPtr V)[slots.Count];
         for (int i = 0; i < slots.Count; i++)
-            pointers[i] = (Pointer(slots[i].Param), Pointer(grads[i]), Pointer(slots[i].ExpAvg), Pointer(slots[i].ExpAvgSq));
+            pointers[i] = (CpuTensorPointer.Of(slots[i].Param), CpuTensorPointer.Of(grads[i]), CpuTensorPointer.Of(slots[i].ExpAvg), CpuTensorPointer.Of(slots[i].ExpAvgSq));
         void Run(int k)
         {
             var (slot, start, length) = work[k];
@@ -53,11 +54,6 @@ internal static unsafe class FusedCpuAdamW
         int threads = Math.Max(1, get_num_threads());
         if (threads == 1 || work.Count == 1) for (int k = 0; k < work.Count; k++) Run(k);
         else Parallel.For(0, work.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, Run);
-    }
-
-    static IntPtr Pointer(Tensor t)
-    {
-        fixed (byte* p = t.bytes) return (IntPtr)p;
     }
 
     static void Update(float* p, float* g, float* m, float* v, int n, Coefficients c, float? decay)
