@@ -99,7 +99,7 @@ public sealed class BatchLoader(IReadOnlyList<string> shards, IExampleSource sou
     /// <summary>Whether the batch at <paramref name="index"/> (0-based, counted over the whole stream) is this rank's.</summary>
     private bool IsMine(long index) =>
         options.TakesBatch is { } takes ? takes(index)
-        : options.BatchesPerTurn <= 0 || index / options.BatchesPerTurn % options.WorldSize == options.Rank;
+        : options.BatchesPerTurn <= 0 || LoaderOptions.InTurn(index, options.BatchesPerTurn, options.WorldSize, options.Rank);
 
     /// <summary>The shards this rank reads: every world-size-th, or all of them when ranks take batches of one stream.</summary>
     private IReadOnlyList<string> MyShards() =>

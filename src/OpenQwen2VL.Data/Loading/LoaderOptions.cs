@@ -31,6 +31,10 @@ public sealed record LoaderOptions
     /// global batch of every step holds the same sequences for any world size, so W ranks train as one process would.
     /// </summary>
     public int BatchesPerTurn { get; init; }
+
+    /// <summary>Whether stream batch <paramref name="index"/> falls in <paramref name="rank"/>'s turn (<see cref="BatchesPerTurn"/> &gt; 0).</summary>
+    public static bool InTurn(long index, int batchesPerTurn, int worldSize, int rank) => index / batchesPerTurn % worldSize == rank;
+
     /// <summary>
     /// When set, the batches (0-based over the one stream of all shards, as with <see cref="BatchesPerTurn"/>) this
     /// loader decodes and yields, in place of the turns rule: one source of a mixture split over ranks takes the batches

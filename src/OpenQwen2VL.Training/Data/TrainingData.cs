@@ -227,7 +227,7 @@ public sealed record TrainingData
             return new MixtureBatchStream([.. Parts.Select(p => (p.Name, p.Weight, p.Data.OpenStream(o)))]);
         if (Parts.FirstOrDefault(p => p.Data.Kind == TrainingDataKind.Synthetic) is { Name: { } synthetic })
             throw new StageContractException($"--data: the mixture's part '{synthetic}' is synthetic:N, which cannot be split over {o.World} ranks; train it on one process");
-        bool Mine(long index) => index / o.BatchesPerTurn % o.World == o.Rank;
+        bool Mine(long index) => LoaderOptions.InTurn(index, o.BatchesPerTurn, o.World, o.Rank);
         var weights = Parts.Select(p => p.Weight).ToList();
         var sources = Parts.Select((p, i) =>
         {
