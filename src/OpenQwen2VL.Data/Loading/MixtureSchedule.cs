@@ -23,8 +23,6 @@ public sealed class MixtureSchedule
         _counts = new long[weights.Count];
     }
 
-    public int Sources => _weights.Length;
-
     /// <summary>The source of batch <paramref name="index"/> (0-based over the whole stream).</summary>
     public int SourceAt(long index)
     {

@@ -30,14 +30,13 @@ public sealed class SplitPattern
     public static readonly TimeSpan DefaultMatchTimeout = TimeSpan.FromSeconds(2);
 
     private readonly Regex _regex;
-    private readonly bool _scansQwen2;
 
     public SplitPattern(string pattern) : this(pattern, DefaultMatchTimeout) { }
 
     public SplitPattern(string pattern, TimeSpan matchTimeout)
     {
         Pattern = pattern;
-        _scansQwen2 = pattern == Qwen2;
+        IsQwen2 = pattern == Qwen2;
         try
         {
             _regex = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant, matchTimeout);
@@ -51,13 +50,13 @@ public sealed class SplitPattern
     public string Pattern { get; }
 
     /// <summary>Whether this is the Qwen2 pattern, which <see cref="Qwen2SplitScanner"/> runs.</summary>
-    internal bool IsQwen2 => _scansQwen2;
+    internal bool IsQwen2 { get; }
 
     /// <summary>Appends the (start, length) of each match in <paramref name="text"/>, in UTF-16 units of the original text.</summary>
     /// <exception cref="PreTokenizerTimeoutException">the regex ran longer than its match timeout on this text</exception>
     public void Matches(ReadOnlySpan<char> text, List<(int Start, int Length)> matches)
     {
-        if (_scansQwen2) Qwen2SplitScanner.Matches(text, matches);
+        if (IsQwen2) Qwen2SplitScanner.Matches(text, matches);
         else RegexMatches(text, matches);
     }
 
